@@ -1,0 +1,231 @@
+"""EvalRecord: the one artifact of a run, and its JSON form.
+
+Every later step (check, diff, report, comment) is a pure function of records, so this
+module imports no model, MLflow or GitHub code. Per-item outcomes are what make paired
+statistics possible: they are always kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from gate.errors import ConfigError
+from gate.schemas import validate
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """One evaluated item: which doc, how it scored, and hashes that prove it is the same item."""
+
+    doc_id: int
+    score: float
+    doc_hash: str
+    prompt_hash: str
+    group: str | None = None  # e.g. the MMLU subject (lm-eval subtask name)
+    excerpt: str = ""  # end of the prompt, truncated, for reports of flipped items
+    prediction: str = ""  # the model's choice or generation, truncated
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Generation settings of a generative task; records that differ here are not comparable."""
+
+    max_gen_toks: int | None = None
+    until: tuple[str, ...] = ()
+    do_sample: bool = False
+    temperature: float | None = None
+
+
+@dataclass(frozen=True)
+class EarlyStop:
+    """Why an anytime-valid sequential check stopped a task before all its items."""
+
+    items_used: int
+    items_available: int
+    decision: str  # "above_floor" | "below_floor"
+    reason: str
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """One task of a suite, as measured."""
+
+    name: str
+    kind: str  # "general" | "domain"
+    metric: str
+    higher_is_better: bool
+    value: float | None
+    stderr: float | None
+    n: int
+    n_requested: int
+    num_fewshot: int
+    task_hash: str
+    output_type: str = "multiple_choice"
+    chance: float | None = None  # expected score of random guessing, where defined
+    subtasks: tuple[str, ...] = ()
+    items: tuple[ItemOutcome, ...] = ()
+    generation: GenerationSettings | None = None
+    status: str = "ok"  # "ok" | "skipped"
+    skip_reason: str | None = None
+    early_stop: EarlyStop | None = None
+    category_scores: dict[str, float] = field(default_factory=dict)
+    blocking_failures: tuple[str, ...] = ()  # e.g. high-severity domain cases that failed
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Which weights were measured, and how they were run."""
+
+    id: str
+    revision: str | None
+    fingerprint: str
+    dtype: str
+    device: str
+    batch_size: int
+    quantization: str = "none"
+    backend: str = "hf"
+    gguf_file: str | None = None
+    chat_template: bool = False
+    fewshot_as_multiturn: bool = False
+
+
+@dataclass(frozen=True)
+class SuiteInfo:
+    name: str
+    version: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class Versions:
+    gate: str
+    lm_eval: str
+    transformers: str
+    torch: str
+    python: str
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How items were chosen: a stratified seeded sample, or doc ids reused from a record."""
+
+    n: int | None
+    seed: int | None
+    source: str = "all"  # "all" | "sample" | "items-from"
+
+
+@dataclass(frozen=True)
+class Timing:
+    wall_seconds: float
+    items_per_second: float
+
+
+@dataclass(frozen=True)
+class EvalRecord:
+    model: ModelInfo
+    suite: SuiteInfo
+    versions: Versions
+    tasks: tuple[TaskResult, ...]
+    timing: Timing
+    sampling: Sampling
+    created_at: str
+    mlflow_run_id: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def task(self, name: str) -> TaskResult:
+        for t in self.tasks:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def task_names(self) -> list[str]:
+        return [t.name for t in self.tasks]
+
+    def with_run_id(self, run_id: str) -> EvalRecord:
+        return replace(self, mlflow_run_id=run_id)
+
+    def doc_ids(self) -> dict[str, dict[str, list[int]]]:
+        """Doc ids per task and per group (subtask), for `--items-from`."""
+        out: dict[str, dict[str, list[int]]] = {}
+        for t in self.tasks:
+            per: dict[str, list[int]] = {}
+            for it in t.items:
+                per.setdefault(it.group or t.name, []).append(it.doc_id)
+            out[t.name] = per
+        return out
+
+
+def to_dict(record: EvalRecord) -> dict[str, Any]:
+    return asdict(record)
+
+
+def from_dict(data: dict[str, Any], source: str = "<record>") -> EvalRecord:
+    """Build a record from its JSON form, after checking it against the shipped schema."""
+    validate(data, "record", source)
+    tasks = []
+    for t in data["tasks"]:
+        t = dict(t)
+        t["items"] = tuple(ItemOutcome(**i) for i in t["items"])
+        t["subtasks"] = tuple(t["subtasks"])
+        t["blocking_failures"] = tuple(t.get("blocking_failures", ()))
+        if t.get("generation") is not None:
+            g = dict(t["generation"])
+            g["until"] = tuple(g.get("until", ()))
+            t["generation"] = GenerationSettings(**g)
+        if t.get("early_stop") is not None:
+            t["early_stop"] = EarlyStop(**t["early_stop"])
+        tasks.append(TaskResult(**t))
+    return EvalRecord(
+        model=ModelInfo(**data["model"]),
+        suite=SuiteInfo(**data["suite"]),
+        versions=Versions(**data["versions"]),
+        tasks=tuple(tasks),
+        timing=Timing(**data["timing"]),
+        sampling=Sampling(**data["sampling"]),
+        created_at=data["created_at"],
+        mlflow_run_id=data.get("mlflow_run_id"),
+        schema_version=data["schema_version"],
+    )
+
+
+def dumps(record: EvalRecord) -> str:
+    return json.dumps(to_dict(record), indent=1, sort_keys=False) + "\n"
+
+
+def load(path: str | Path) -> EvalRecord:
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{p}: record file not found; pass the JSON written by `gate run --output`"
+        ) from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(
+            f"{p}: not valid JSON ({e.msg} at line {e.lineno}); is this an EvalRecord?"
+        ) from None
+    return from_dict(data, str(p))
+
+
+def save(record: EvalRecord, path: str | Path, *, overwrite: bool = True) -> Path:
+    """Write atomically: a crash mid-write never leaves a truncated record behind."""
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise ConfigError(f"{p}: already exists; choose another --output or remove it first")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(dumps(record))
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p
