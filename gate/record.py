@@ -128,6 +128,17 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class BaselineRef:
+    """Names the frozen baseline a comparison used, so every verdict can say what it compared against."""
+
+    name: str
+    run_id: str
+    frozen_at: str  # ISO 8601, UTC
+    frozen_by: str
+    tracking_uri: str
+
+
+@dataclass(frozen=True)
 class EvalRecord:
     model: ModelInfo
     suite: SuiteInfo
