@@ -148,9 +148,7 @@ def wilson_interval(successes: int, n: int, alpha: float = 0.05) -> Interval:
     return Interval(p, max(0.0, centre - half), min(1.0, centre + half), math.sqrt(p * (1 - p) / n))
 
 
-def mean_interval(
-    scores: Sequence[float], groups: Sequence[str | None] | None = None, alpha: float = 0.05
-) -> Interval:
+def mean_interval(scores: Sequence[float], groups: Sequence[str | None] | None = None, alpha: float = 0.05) -> Interval:
     """(1 - alpha) interval for the mean score of one task.
 
     0/1 scores without clustering get the Wilson interval; otherwise mean +- t * stderr, with a
@@ -203,10 +201,8 @@ def paired_difference(
         p = mcnemar_exact(int(np.sum(d > 0)), int(np.sum(d < 0)))
         method = "mcnemar-exact"
     else:
-        if se > 0:
-            p = float(2 * _st.t.sf(abs(delta) / se, s.df))
-        else:
-            p = 1.0 if delta == 0 else 0.0
+        no_spread = 1.0 if delta == 0 else 0.0  # every item moved by exactly delta
+        p = float(2 * _st.t.sf(abs(delta) / se, s.df)) if se > 0 else no_spread
         method = "cluster-t" if s.clustered else "paired-t"
     return PairedDiff(
         delta=delta,
