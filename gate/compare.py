@@ -243,9 +243,14 @@ def _flipped(pairs: list[tuple[ItemOutcome, ItemOutcome]], sign: int, worse: boo
     return out
 
 
-def _not_comparable(name: str, kind: str, th: TaskThreshold | None, t: TaskResult | None, reason: str, policy: Policy):
+def _not_comparable(
+    name: str, kind: str, th: TaskThreshold | None, t: TaskResult | None, reason: str, policy: Policy,
+    c: TaskResult | None = None, b: TaskResult | None = None,
+) -> TaskComparison:  # fmt: skip
     gated = th is not None and th.max_drop is not None
     return TaskComparison(
+        baseline_value=b.value if b else None,
+        candidate_value=c.value if c else None,
         name=name,
         kind=kind,
         metric=(t.metric if t else th.metric if th else ""),
@@ -277,24 +282,24 @@ def _compare_task(name, c, b, th, setup, alpha, policy) -> tuple[TaskComparison,
     """A task's comparison before Holm: the decision is finished in `compare`."""
     kind = (c or b).kind
     if c is None:
-        return _not_comparable(name, kind, th, b, "missing from the candidate record", policy), None
+        return _not_comparable(name, kind, th, b, "missing from the candidate record", policy, c, b), None
     if b is None:
-        return _not_comparable(name, kind, th, c, "missing from the baseline record", policy), None
+        return _not_comparable(name, kind, th, c, "missing from the baseline record", policy, c, b), None
     for who, t in (("candidate", c), ("baseline", b)):
         if t.status != "ok":
             why = f"skipped in the {who} record" + (f": {t.skip_reason}" if t.skip_reason else "")
-            return _not_comparable(name, kind, th, c, why, policy), None
+            return _not_comparable(name, kind, th, c, why, policy, c, b), None
     diffs = setup + _task_differences(c, b)
     if diffs:
-        return _not_comparable(name, kind, th, c, "; ".join(diffs), policy), None
+        return _not_comparable(name, kind, th, c, "; ".join(diffs), policy, c, b), None
     pairing = _pair(c, b)
     if isinstance(pairing, str):
-        return _not_comparable(name, kind, th, c, pairing, policy), None
+        return _not_comparable(name, kind, th, c, pairing, policy, c, b), None
     if len(pairing.pairs) < 2:
         why = f"only {len(pairing.pairs)} items share doc id, doc hash and prompt hash"
         if pairing.hash_mismatch:
             why += f" ({pairing.hash_mismatch} have the same doc id but a different doc or prompt)"
-        return _not_comparable(name, kind, th, c, why, policy), None
+        return _not_comparable(name, kind, th, c, why, policy, c, b), None
     pairs = pairing.pairs
     cs = [ic.score for ic, _ in pairs]
     bs = [ib.score for _, ib in pairs]
@@ -354,7 +359,8 @@ def _decide(tc: TaskComparison, p_adj: float, alpha: float, family: int, policy:
     allowed = f"allowed drop {fmt_delta(a, pc, signed=False)}"
     sig = p_adj < alpha
     if hi < -a and sig:
-        decision, why = "regressed", f"dropped {fmt_delta(tc.delta, pc)} ({ci}), beyond the {allowed}"
+        decision = "regressed"
+        why = f"dropped {fmt_delta(abs(tc.delta), pc, signed=False)} ({ci}), beyond the {allowed}"
     elif hi < -a:
         decision = "inconclusive"
         why = f"interval below the {allowed} but not significant after Holm over {family} tasks (p={p_adj:.3g})"
@@ -368,7 +374,8 @@ def _decide(tc: TaskComparison, p_adj: float, alpha: float, family: int, policy:
     if decision in ("ok", "inconclusive") and tc.mde is not None:
         why += f"; 80% power only for drops of {fmt_delta(tc.mde, pc, signed=False)} or more at n={tc.n_paired}"
     if tc.near_chance:
-        why += f"; near chance ({fmt_delta(tc.chance, pc, signed=False)}), so a regression here is nearly invisible"
+        chance = f"{tc.chance:.1%}" if pc else f"{tc.chance:g}"
+        why += f"; near chance ({chance}), so a regression here is nearly invisible"
     if tc.n_unpaired:
         why += f"; {tc.n_unpaired} items unpaired (only in one record, or doc/prompt hash differs)"
     blocking = tc.gated and (decision == "regressed" or (decision == "inconclusive" and policy.inconclusive_blocks))
@@ -397,7 +404,7 @@ def _forgetting(tasks: list[TaskComparison]) -> Forgetting | None:
         return f"{m.name} {fmt_delta(m.delta, m.percent)} ({note})"
 
     msg = (
-        "catastrophic forgetting: domain tasks improved ("
+        "Catastrophic forgetting: domain tasks improved ("
         + ", ".join(say(m) for m in gains)
         + ") while general tasks regressed ("
         + ", ".join(say(m) for m in losses)

@@ -76,7 +76,7 @@ def test_catastrophic_forgetting_is_flagged_with_tasks_and_sizes():
     assert r.forgetting is not None
     msg = r.forgetting.message
     assert "medqa +20.0 pts (significant)" in msg and "arc_easy -10.0 pts" in msg
-    assert r.exit_code == 1 and any("catastrophic forgetting" in x for x in r.blocking_reasons)
+    assert r.exit_code == 1 and any("Catastrophic forgetting" in x for x in r.blocking_reasons)
     medqa = next(t for t in r.tasks if t.name == "medqa")
     assert medqa.decision == "improved" and not medqa.gated and not medqa.blocking
 
