@@ -162,6 +162,17 @@ def default_thresholds(baseline: EvalRecord) -> Thresholds:
     return Thresholds(tasks=tasks)
 
 
+def file_baseline_ref(baseline: EvalRecord, path: str) -> BaselineRef:
+    """The reference of a baseline given as a record file rather than a frozen MLflow run."""
+    return BaselineRef(
+        name=path,
+        run_id=baseline.mlflow_run_id or "none",
+        frozen_at=baseline.created_at,
+        frozen_by="record file",
+        tracking_uri="",
+    )
+
+
 _MODEL_SETUP = ("dtype", "quantization", "batch_size", "chat_template", "fewshot_as_multiturn", "backend")
 
 
