@@ -23,29 +23,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any
 
 from gate import stats
 from gate.config import Policy, TaskThreshold, Thresholds
 from gate.errors import ConfigError
-from gate.record import BaselineRef, EvalRecord, ItemOutcome, TaskResult
+from gate.pairing import FlippedItem, flipped_items, pair_items, setup_differences, task_differences
+from gate.record import BaselineRef, EvalRecord, TaskResult
 
 DECISIONS = ("regressed", "inconclusive", "not_comparable", "ok", "improved")
 MAX_EXAMPLES = 5
-EXCERPT_CHARS = 160
-
-
-@dataclass(frozen=True)
-class FlippedItem:
-    """An item whose score moved between baseline and candidate (e.g. right -> wrong)."""
-
-    doc_id: int
-    group: str | None
-    excerpt: str
-    baseline_score: float
-    candidate_score: float
-    baseline_prediction: str
-    candidate_prediction: str
 
 
 @dataclass(frozen=True)
@@ -173,87 +159,6 @@ def file_baseline_ref(baseline: EvalRecord, path: str) -> BaselineRef:
     )
 
 
-_MODEL_SETUP = ("dtype", "quantization", "batch_size", "chat_template", "fewshot_as_multiturn", "backend")
-
-
-def _setup_differences(cand: EvalRecord, base: EvalRecord) -> list[str]:
-    out = []
-    if cand.versions.lm_eval != base.versions.lm_eval:
-        out.append(f"lm-eval version differs (baseline {base.versions.lm_eval}, candidate {cand.versions.lm_eval})")
-    for f in _MODEL_SETUP:
-        b, c = getattr(base.model, f), getattr(cand.model, f)
-        if b != c:
-            out.append(f"model {f} differs (baseline {b}, candidate {c})")
-    return out
-
-
-def _task_differences(c: TaskResult, b: TaskResult) -> list[str]:
-    out = []
-    for f in ("metric", "higher_is_better", "task_hash", "num_fewshot", "output_type", "generation"):
-        bv, cv = getattr(b, f), getattr(c, f)
-        if bv != cv:
-            label = {"task_hash": "lm-eval task hash", "num_fewshot": "few-shot count"}.get(f, f)
-            out.append(f"{label} differs (baseline {_short(bv)}, candidate {_short(cv)})")
-    return out
-
-
-def _short(v: Any) -> str:
-    s = str(v)
-    return s[:19] + "…" if len(s) > 20 else s
-
-
-def _clean(text: str) -> str:
-    s = " ".join(text.split())
-    return s if len(s) <= EXCERPT_CHARS else "…" + s[-(EXCERPT_CHARS - 1) :]
-
-
-@dataclass(frozen=True)
-class _Pairing:
-    pairs: list[tuple[ItemOutcome, ItemOutcome]]  # (candidate, baseline), in (group, doc_id) order
-    unpaired: int
-    hash_mismatch: int
-
-
-def _pair(c: TaskResult, b: TaskResult) -> _Pairing | str:
-    def index(t: TaskResult, who: str) -> dict[tuple[str, int], ItemOutcome] | str:
-        out: dict[tuple[str, int], ItemOutcome] = {}
-        for it in t.items:
-            key = (it.group or "", it.doc_id)
-            if key in out:
-                return f"{who} record lists doc {it.doc_id} of {it.group or t.name} twice; items cannot be paired"
-            out[key] = it
-        return out
-
-    ci, bi = index(c, "candidate"), index(b, "baseline")
-    if isinstance(ci, str):
-        return ci
-    if isinstance(bi, str):
-        return bi
-    pairs, mismatch = [], 0
-    for key in sorted(ci.keys() & bi.keys()):
-        ic, ib = ci[key], bi[key]
-        if ic.doc_hash == ib.doc_hash and ic.prompt_hash == ib.prompt_hash:
-            pairs.append((ic, ib))
-        else:
-            mismatch += 1
-    unpaired = len(ci.keys() ^ bi.keys()) + mismatch
-    return _Pairing(pairs, unpaired, mismatch)
-
-
-def _flipped(pairs: list[tuple[ItemOutcome, ItemOutcome]], sign: int, worse: bool) -> list[FlippedItem]:
-    out = []
-    for ic, ib in pairs:
-        moved = sign * (ic.score - ib.score)
-        if (moved < 0) if worse else (moved > 0):
-            out.append(
-                FlippedItem(
-                    ic.doc_id, ic.group, _clean(ic.excerpt), ib.score, ic.score, _clean(ib.prediction),
-                    _clean(ic.prediction),
-                )
-            )  # fmt: skip
-    return out
-
-
 def _not_comparable(
     name: str, kind: str, th: TaskThreshold | None, t: TaskResult | None, reason: str, policy: Policy,
     c: TaskResult | None = None, b: TaskResult | None = None,
@@ -300,10 +205,10 @@ def _compare_task(name, c, b, th, setup, alpha, policy) -> tuple[TaskComparison,
         if t.status != "ok":
             why = f"skipped in the {who} record" + (f": {t.skip_reason}" if t.skip_reason else "")
             return _not_comparable(name, kind, th, c, why, policy, c, b), None
-    diffs = setup + _task_differences(c, b)
+    diffs = setup + task_differences(c, b)
     if diffs:
         return _not_comparable(name, kind, th, c, "; ".join(diffs), policy, c, b), None
-    pairing = _pair(c, b)
+    pairing = pair_items(c, b)
     if isinstance(pairing, str):
         return _not_comparable(name, kind, th, c, pairing, policy, c, b), None
     if len(pairing.pairs) < 2:
@@ -328,7 +233,7 @@ def _compare_task(name, c, b, th, setup, alpha, policy) -> tuple[TaskComparison,
             iv = stats.mean_interval(scores, groups, alpha)
             near = near or (iv.low <= c.chance if c.higher_is_better else iv.high >= c.chance)
     sign = 1 if c.higher_is_better else -1
-    wrong, right = _flipped(pairs, sign, True), _flipped(pairs, sign, False)
+    wrong, right = flipped_items(pairs, sign, True), flipped_items(pairs, sign, False)
     tc = TaskComparison(
         name=name,
         kind=kind,
@@ -441,7 +346,7 @@ def compare(
     names = list(thresholds.tasks)
     names += [n for n in list(ctasks) + list(btasks) if n not in names]
     names = list(dict.fromkeys(names))
-    setup = _setup_differences(candidate, baseline)
+    setup = setup_differences(candidate, baseline)
     drafts: list[tuple[TaskComparison, stats.PairedDiff | None]] = []
     for name in names:
         th = thresholds.tasks.get(name)

@@ -11,7 +11,8 @@ import math
 from dataclasses import asdict
 from typing import Any
 
-from gate.compare import Comparison, FlippedItem, TaskComparison, fmt_delta
+from gate.compare import Comparison, TaskComparison, fmt_delta
+from gate.pairing import FlippedItem
 
 FORMATS = ("text", "markdown", "json")
 _ICON = {"regressed": "❌", "inconclusive": "⚠️", "not_comparable": "⛔", "ok": "✅", "improved": "⬆️"}
