@@ -117,3 +117,26 @@ def test_exactly_one_baseline_source(args):
 def test_help_carries_an_example():
     r = CliRunner().invoke(cli, ["diff", "--help"])
     assert r.exit_code == 0 and "Example: gate diff" in r.output
+
+
+def test_named_baseline_from_a_real_mlflow_store(tmp_path, monkeypatch):
+    """--baseline NAME loads the frozen run from MLflow (sqlite); unknown name exits 2, dead server exits 3."""
+    store = pytest.importorskip("gate.store", reason="the MLflow store lands with the store branch")
+    from gate import record as records
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    case = CASES / "regress" / "damaged"
+    ref = store.Store(uri).freeze("main", record=records.load(case / "baseline.json"), who="ci")
+    cand = str(case / "candidate.json")
+    r = run(cand, "--baseline", "main", "--tracking-uri", uri, "--format", "json")
+    assert r.exit_code == 1, r.output
+    data = json.loads(r.stdout)
+    assert data["baseline"]["name"] == "main" and data["baseline"]["run_id"] == ref.run_id
+    ok = run(str(case / "baseline.json"), "--baseline", "main", "--tracking-uri", uri)
+    assert ok.exit_code == 0, ok.output
+    missing = run(cand, "--baseline", "nope", "--tracking-uri", uri)
+    assert missing.exit_code == 2 and "no baseline named 'nope'" in missing.stderr, missing.output
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    dead = run(cand, "--baseline", "main", "--tracking-uri", "http://127.0.0.1:9")
+    assert dead.exit_code == 3 and "unreachable" in dead.stderr, dead.output
