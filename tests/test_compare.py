@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
+from scipy import stats as st
 
 from gate.compare import compare
 from gate.config import Policy, TaskThreshold, Thresholds
@@ -230,3 +233,34 @@ def test_no_thresholds_gates_every_baseline_task_with_no_drop_allowed():
     r = compare(c, b, None, REF)
     assert _one(r).gated and _one(r).decision == "regressed" and r.exit_code == 1
     assert r.thresholds_source.startswith("default")
+
+
+def _simulated(rng, n, p, drop):
+    """Paired 0/1 outcomes sharing a latent item difficulty; the candidate loses `drop` on average."""
+    p_item = st.norm.cdf(st.norm.ppf(p) + rng.normal(0, 1.5, n))
+    u = rng.random(n)
+    base = (u < p_item).astype(float)
+    cand = (u < np.clip(p_item - drop, 0, 1)).astype(float)
+    noise = rng.random(n) < 0.04
+    cand[noise] = 1 - cand[noise]
+    return list(cand), list(base)
+
+
+def test_simulated_unchanged_checkpoints_rarely_block():
+    rng = np.random.default_rng(31)
+    reps, blocked = 300, 0
+    for _ in range(reps):
+        cand, base = _simulated(rng, 300, 0.6, 0.0)
+        r = compare(record(task("t", cand), candidate=True), record(task("t", base)), thresholds(t=0.0), REF)
+        blocked += r.exit_code
+    assert blocked / reps <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / reps)
+
+
+def test_simulated_five_point_drop_on_1000_items_blocks():
+    rng = np.random.default_rng(32)
+    reps, blocked = 40, 0
+    for _ in range(reps):
+        cand, base = _simulated(rng, 1000, 0.6, 0.05)
+        r = compare(record(task("t", cand), candidate=True), record(task("t", base)), thresholds(t=0.0), REF)
+        blocked += r.exit_code
+    assert blocked / reps >= 0.9
