@@ -122,6 +122,13 @@ class Comparison:
         gated = [t for t in self.tasks if t.gated]
         inc = sum(t.decision == "inconclusive" for t in gated)
         tail = f", {inc} inconclusive (not blocking by policy)" if inc else ""
+        powered = [t for t in gated if t.mde is not None]
+        if powered:
+            weak = max(powered, key=lambda t: t.mde or 0.0)
+            tail += f"; 80% power for drops of {fmt_delta(weak.mde, weak.percent, signed=False)} on {weak.name}"
+        wrong = sum(t.newly_wrong for t in self.tasks)
+        right = sum(t.newly_right for t in self.tasks)
+        tail += f"; {wrong} items newly wrong, {right} newly right"
         return f"PASSED against {ref}: no gated task dropped more than allowed ({len(gated)} gated{tail})."
 
 
@@ -373,7 +380,10 @@ def compare(
     for t in tasks:
         if t.blocking:
             if t.decision == "regressed":
-                reasons.append(f"{t.name} regressed {fmt_delta(t.delta, t.percent)} (allowed -{_pts(t)})")
+                reasons.append(
+                    f"{t.name} regressed {fmt_delta(t.delta, t.percent)} "
+                    f"(allowed -{_pts(t)}; {t.newly_wrong} items newly wrong, {t.newly_right} newly right)"
+                )
             elif t.decision == "inconclusive":
                 reasons.append(f"{t.name} inconclusive: a drop beyond {_pts(t)} not ruled out")
             else:
