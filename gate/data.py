@@ -124,7 +124,8 @@ def task_manager(data_dir: Path | None, include_paths: tuple[Path, ...] | list[P
         root = Path(data_dir)
         if not root.is_dir():
             raise DataMissing(
-                f"--data-dir {root}: no such directory; point it at a folder laid out as <hub id>/<config>/<split>.jsonl"
+                f"--data-dir {root}: no such directory; "
+                "point it at a folder laid out as <hub id>/<config>/<split>.jsonl"
             )
         # Offline: the data dir is the only source; never reach for the hub.
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

@@ -135,7 +135,8 @@ def check(record: EvalRecord, thresholds: Thresholds, *, inconclusive: str | Non
             ) from None
         if t.metric != rule.metric:
             raise ConfigError(
-                f"{where}: tasks.{name}.metric: '{rule.metric}' was not measured; the record has '{t.metric}' for {name}"
+                f"{where}: tasks.{name}.metric: '{rule.metric}' was not measured; "
+                f"the record has '{t.metric}' for {name}"
             )
         if t.status == "ok" and t.higher_is_better != rule.higher_is_better:
             raise ConfigError(
