@@ -18,7 +18,6 @@ load rather than trusted.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
 import os
@@ -30,7 +29,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 from mlflow import MlflowClient
@@ -38,6 +37,7 @@ from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
 
 from gate.errors import BaselineNotFound, ConfigError, StoreUnavailable
+from gate.mlflow_fields import default_who, mlflow_key, run_metrics, run_params, safe_uri
 from gate.record import BaselineRef, EvalRecord, dumps, from_dict
 
 DEFAULT_EXPERIMENT = "checkpoint-gate"
@@ -46,7 +46,6 @@ RECORD_ARTIFACT = "record.json"
 SHA_TAG = "gate.record_sha256"
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _RESERVED_NAME_RE = re.compile(r"^(latest|[vV]\d+)$")  # MLflow reserves these aliases
-_BAD_KEY_CHARS = re.compile(r"[^\w.\- ]")
 _MAX_BATCH = 1000  # MLflow's limit on metrics per log_batch call
 
 
@@ -87,38 +86,6 @@ class HistoryEntry:
 
 def default_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
-
-
-def metric_key(task: str, metric: str) -> str:
-    """`arc_easy` + `acc_norm,none` -> `arc_easy/acc_norm`; MLflow rejects commas in names."""
-    name, _, filt = metric.partition(",")
-    if filt and filt != "none":
-        name = f"{name}_{filt}"
-    return _key(task, name)
-
-
-def _key(*parts: str) -> str:
-    # Each part sanitised on its own so '/' only ever separates parts (MLflow rejects 'a//b').
-    return "/".join(_BAD_KEY_CHARS.sub("_", p).strip() or "_" for p in parts)
-
-
-def default_who() -> str:
-    if os.environ.get("GITHUB_ACTOR"):
-        return os.environ["GITHUB_ACTOR"]
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no passwd entry in some containers
-        return "unknown"
-
-
-def safe_uri(uri: str) -> str:
-    """The URI without any user:password, for messages and records."""
-    parts = urlsplit(uri)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
-        return urlunsplit(parts._replace(netloc=netloc))
-    return uri
 
 
 def _now() -> str:
@@ -269,8 +236,8 @@ class Store:
     def _log_contents(self, run_id: str, record: EvalRecord) -> None:
         data = dumps(record).encode()
         ts = int(time.time() * 1000)
-        params = [Param(k, str(v)) for k, v in _params(record).items()]
-        metrics = [Metric(k, v, ts, 0) for k, v in _metrics(record).items()]
+        params = [Param(k, str(v)) for k, v in run_params(record).items()]
+        metrics = [Metric(k, v, ts, 0) for k, v in run_metrics(record).items()]
         self.client.log_batch(run_id, params=params)
         for i in range(0, len(metrics), _MAX_BATCH):
             self.client.log_batch(run_id, metrics=metrics[i : i + _MAX_BATCH])
@@ -280,7 +247,7 @@ class Store:
             items.mkdir()
             for t in record.tasks:
                 lines = (json.dumps(asdict(it)) + "\n" for it in t.items)
-                (items / f"{_key(t.name)}.jsonl").write_text("".join(lines))
+                (items / f"{mlflow_key(t.name)}.jsonl").write_text("".join(lines))
             self.client.log_artifacts(run_id, d)
         # Last: a run with this tag is complete, and the tag is what a freeze pins.
         self.client.log_batch(run_id, tags=[RunTag(SHA_TAG, _sha256(data))])
@@ -436,49 +403,3 @@ class Store:
             for r in runs
             if SHA_TAG in r.data.tags
         ]
-
-
-def _params(record: EvalRecord) -> dict[str, object]:
-    m, s, v = record.model, record.suite, record.versions
-    return {
-        "model.id": m.id,
-        "model.revision": m.revision,
-        "model.fingerprint": m.fingerprint,
-        "model.dtype": m.dtype,
-        "model.quantization": m.quantization,
-        "model.batch_size": m.batch_size,
-        "model.device": m.device,
-        "model.backend": m.backend,
-        "model.gguf_file": m.gguf_file,
-        "model.chat_template": m.chat_template,
-        "model.fewshot_as_multiturn": m.fewshot_as_multiturn,
-        "suite.name": s.name,
-        "suite.version": s.version,
-        "suite.hash": s.hash,
-        "versions.gate": v.gate,
-        "versions.lm_eval": v.lm_eval,
-        "versions.transformers": v.transformers,
-        "versions.torch": v.torch,
-        "versions.python": v.python,
-        "sampling.source": record.sampling.source,
-        "sampling.n": record.sampling.n,
-        "sampling.seed": record.sampling.seed,
-    }
-
-
-def _metrics(record: EvalRecord) -> dict[str, float]:
-    out: dict[str, float] = {
-        "timing/wall_seconds": record.timing.wall_seconds,
-        "timing/items_per_second": record.timing.items_per_second,
-    }
-    for t in record.tasks:
-        if t.value is None:
-            continue  # skipped task: nothing measured, and MLflow metrics cannot be null
-        key = metric_key(t.name, t.metric)
-        out[key] = t.value
-        if t.stderr is not None:
-            out[f"{key}_stderr"] = t.stderr
-        out[_key(t.name, "n")] = float(t.n)
-        for cat, score in t.category_scores.items():
-            out[_key(t.name, "category", cat)] = score
-    return out
