@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from gate.errors import ConfigError
 
@@ -83,6 +84,17 @@ def format_age(frozen_at: str, now: datetime) -> str:
     return "just now"  # pragma: no cover - the loop always returns
 
 
+def mlflow_run_url(tracking_uri: str | None, run_id: str | None) -> str | None:
+    """The MLflow UI page of a run, where the tracking URI is an http(s) server; never with credentials."""
+    if not tracking_uri or not run_id:
+        return None
+    parts = urlsplit(tracking_uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    return f"{parts.scheme}://{host}{parts.path.rstrip('/')}/#/runs/{run_id}"
+
+
 def header(ctx: ReportContext) -> str:
     icon, word = VERDICT[ctx.state]
     return f"### {icon} model-gate `{ctx.gate_name}`: {word} — {one_line(ctx.description, 300)}"
@@ -149,7 +161,9 @@ def truncate(body: str, room: int, *, measure=len, where: str = "") -> str:
 
 
 def _assemble(ctx: ReportContext, body: str, *, lead: str, limit: int, measure, where: str) -> str:
-    top = f"{lead}{header(ctx)}\n\n"
+    # A body from `gate diff --format markdown` opens with its own verdict heading (same verdict,
+    # computed once); then ours would only repeat it.
+    top = lead if body.lstrip().startswith("#") else f"{lead}{header(ctx)}\n\n"
     bottom = f"\n\n---\n{footer(ctx)}\n" if footer(ctx) else "\n"
     room = limit - measure(top) - measure(bottom)
     return top + truncate(body.strip("\n"), room, measure=measure, where=where) + bottom

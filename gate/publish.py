@@ -7,9 +7,11 @@ this module only renders and delivers it. The order matters: the job summary is 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from gate.actions_env import ActionsContext
 from gate.comment import (
@@ -32,6 +34,63 @@ class Report:
     body: str  # markdown from gate.report
     ctx: ReportContext
     annotations: tuple[Annotation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What `gate comment` needs from a comparison: read once from `gate diff --format json`."""
+
+    state: str  # success | failure | neutral
+    description: str
+    annotations: tuple[Annotation, ...]
+    baseline_name: str | None
+    baseline_run_id: str | None
+    baseline_frozen_at: str | None
+    candidate_run_id: str | None
+
+
+def read_verdict(path: Path) -> Verdict:
+    """Read the JSON of `gate diff --format json`: failure when it blocks, neutral when a gated
+    task is inconclusive without blocking, success otherwise; regressed tasks become annotations."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: comparison file not found; write it with `gate diff ... --format json -o FILE`"
+        ) from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    try:
+        return _verdict(data)
+    except (KeyError, TypeError, AttributeError) as e:
+        raise ConfigError(f"{path}: not the JSON of `gate diff --format json` (missing or bad field {e})") from None
+
+
+def _verdict(data: Mapping[str, Any]) -> Verdict:
+    tasks = data["tasks"]
+    notes = []
+    for t in tasks:
+        if t["blocking"] or t["decision"] == "regressed":
+            notes.append(Annotation(f"model-gate: {t['name']}", str(t["reason"])))
+    forgetting = data.get("forgetting")
+    if forgetting:
+        notes.append(Annotation("model-gate: catastrophic forgetting", str(forgetting["message"])))
+    if not data["passed"]:
+        state = "failure"
+    elif any(t["gated"] and t["decision"] in ("inconclusive", "not_comparable") for t in tasks):
+        state = "neutral"
+    else:
+        state = "success"
+    base = data.get("baseline") or {}
+    return Verdict(
+        state=state,
+        description=str(data["headline"]),
+        annotations=tuple(notes),
+        baseline_name=base.get("name"),
+        baseline_run_id=base.get("run_id"),
+        baseline_frozen_at=base.get("frozen_at") or None,
+        candidate_run_id=data.get("candidate_run_id"),
+    )
 
 
 @dataclass(frozen=True)

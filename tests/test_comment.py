@@ -173,3 +173,24 @@ def test_token_comes_from_the_environment_only():
     assert actions_env.token({"GH_TOKEN": "t"}) == "t"
     with pytest.raises(ConfigError, match="set GITHUB_TOKEN"):
         actions_env.token({})
+
+
+@pytest.mark.parametrize(
+    ("uri", "url"),
+    [
+        ("http://mlflow.internal:5000", "http://mlflow.internal:5000/#/runs/abc"),
+        ("https://user:s3cret@mlflow.example/base/", "https://mlflow.example/base/#/runs/abc"),
+        ("sqlite:///mlflow.db", None),
+        ("databricks", None),
+    ],
+)
+def test_mlflow_link_never_carries_credentials(uri, url):
+    from gate.comment import mlflow_run_url
+
+    assert mlflow_run_url(uri, "abc") == url
+
+
+def test_a_body_with_its_own_verdict_heading_gets_no_second_one():
+    text = render_comment("### ✅ PASSED against baseline 'main' (run r1): ...\n\n| t |", ctx(state="success"))
+    assert text.splitlines()[1].startswith("### ✅ PASSED against baseline")
+    assert text.count("### ") == 1

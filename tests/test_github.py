@@ -396,3 +396,61 @@ def test_dry_run_prints_the_comment_and_posts_nothing(gh, actions_env, tmp_path)
     assert r.exit_code == 0, r.output
     assert r.stdout.startswith(marker("model-gate"))
     assert gh.requests == []
+
+
+def comparison_json(passed: bool, decisions: dict[str, tuple[str, bool]]) -> dict:
+    """The fields of `gate diff --format json` that `gate comment --comparison` reads."""
+    tasks = [
+        {"name": n, "gated": True, "decision": d, "blocking": b, "reason": f"{n}: {d}"}
+        for n, (d, b) in decisions.items()
+    ]
+    return {
+        "passed": passed,
+        "exit_code": 0 if passed else 1,
+        "headline": ("PASSED" if passed else "BLOCKED") + " against baseline 'main' (run r-base)",
+        "baseline": {"name": "main", "run_id": "r-base", "frozen_at": "2025-01-01T00:00:00Z"},
+        "candidate_run_id": "r-cand",
+        "forgetting": None,
+        "tasks": tasks,
+    }
+
+
+@pytest.mark.parametrize(
+    ("passed", "decisions", "state", "errors"),
+    [
+        (False, {"mmlu": ("regressed", True), "arc": ("ok", False)}, "failure", 1),
+        (True, {"mmlu": ("inconclusive", False), "arc": ("ok", False)}, "neutral", 0),
+        (True, {"mmlu": ("ok", False), "arc": ("improved", False)}, "success", 0),
+    ],
+)
+def test_comparison_json_sets_state_annotations_and_links(
+    gh, actions_env, tmp_path, monkeypatch, passed, decisions, state, errors
+):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
+    cmp = tmp_path / "cmp.json"
+    cmp.write_text(json.dumps(comparison_json(passed, decisions)))
+    report = tmp_path / "report.md"
+    report.write_text("### verdict heading from gate diff\n\ntable\n")
+    r = run_comment("--report", str(report), "--comparison", str(cmp))
+    assert r.exit_code == 0, r.output
+    assert [x["conclusion"] for x in gh.check_runs.values()] == [state]
+    assert len(r.stdout.splitlines()) == errors
+    (c,) = gh.comments_on(PR)
+    assert "[MLflow run](http://mlflow.internal:5000/#/runs/r-cand)" in c["body"]
+    assert "Baseline **main** (run `r-base`), frozen " in c["body"]
+
+
+def test_comparison_and_state_together_is_a_usage_error(gh, actions_env, tmp_path):
+    cmp = tmp_path / "cmp.json"
+    cmp.write_text(json.dumps(comparison_json(True, {})))
+    r = run_comment("--report", str(cmp), "--comparison", str(cmp), "--state", "success")
+    assert r.exit_code == 2
+    r = run_comment("--report", str(cmp))
+    assert r.exit_code == 2 and "--comparison" in r.output
+
+
+def test_a_file_that_is_not_a_comparison_is_a_config_error(gh, actions_env, tmp_path):
+    cmp = tmp_path / "cmp.json"
+    cmp.write_text(json.dumps({"passed": True}))
+    r = run_comment("--report", str(cmp), "--comparison", str(cmp))
+    assert r.exit_code == 2 and "not the JSON of `gate diff --format json`" in r.output

@@ -11,9 +11,10 @@ import click
 from gate import actions_env
 from gate.cli import cli
 from gate.comment import Annotation, ReportContext, render_comment
+from gate.comment import mlflow_run_url as mlflow_url
 from gate.errors import ConfigError
 from gate.github import GitHubClient
-from gate.publish import Report, publish
+from gate.publish import Report, Verdict, publish, read_verdict
 
 
 def _read_report(path: str) -> str:
@@ -34,8 +35,16 @@ def _annotation(text: str) -> Annotation:
 
 @cli.command("comment")
 @click.option("--report", "report_file", required=True, metavar="FILE", help="Markdown report body; '-' reads stdin.")
-@click.option("--state", required=True, type=click.Choice(["success", "failure", "neutral"]), help="The verdict.")
-@click.option("--description", required=True, help="One line shown on the check and at the top of the comment.")
+@click.option(
+    "--comparison",
+    "comparison_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON of `gate diff --format json`: gives the verdict, description, annotations and baseline.",
+)
+@click.option(
+    "--state", type=click.Choice(["success", "failure", "neutral"]), help="The verdict (without --comparison)."
+)
+@click.option("--description", help="One line for the check and the comment (without --comparison).")
 @click.option(
     "--name", default="model-gate", show_default=True, help="Gate name in the hidden marker: one comment per name."
 )
@@ -60,6 +69,7 @@ def _annotation(text: str) -> Annotation:
 @click.option("--dry-run", is_flag=True, help="Print the comment to stdout and post nothing.")
 def comment_cmd(
     report_file,
+    comparison_file,
     state,
     description,
     name,
@@ -80,26 +90,38 @@ def comment_cmd(
     """Publish a verdict: one sticky PR comment, the model-gate check, the job summary.
 
     The comment is found again by a hidden marker and edited in place on every run. The token
-    comes from $GITHUB_TOKEN only. Regressed tasks given with --error become ::error lines on stdout.
+    comes from $GITHUB_TOKEN only. Regressed tasks become ::error lines on stdout. The verdict
+    comes from --comparison (the JSON of `gate diff`), or from --state and --description.
 
     Example:
 
-        gate comment --report report.md --state failure --description "mmlu -2.1 pts (p=0.003)" --error "mmlu: -2.1 pts"
+        gate diff cand.json --baseline main --format json -o cmp.json; gate diff ... --format markdown -o report.md
+        gate comment --report report.md --comparison cmp.json
     """
     where = actions_env.resolve(os.environ, repository=repo, head_sha=sha, pr_number=pr_number, api_url=api_url)
+    if comparison_file is not None:
+        if state or description:
+            raise click.UsageError("--comparison gives the verdict; drop --state and --description")
+        v = read_verdict(comparison_file)
+    elif state and description:
+        v = Verdict(state, description, (), baseline_name, baseline_run_id, baseline_frozen_at, None)
+    else:
+        raise click.UsageError("give --comparison FILE, or both --state and --description")
+    run_url = mlflow_run_url or mlflow_url(os.environ.get("MLFLOW_TRACKING_URI"), v.candidate_run_id)
     ctx = ReportContext(
         name,
-        state,
-        description,
-        baseline_name,
-        baseline_run_id,
-        baseline_frozen_at,
-        mlflow_run_url,
+        v.state,
+        v.description,
+        baseline_name or v.baseline_name,
+        baseline_run_id or v.baseline_run_id,
+        baseline_frozen_at or v.baseline_frozen_at,
+        run_url,
         where.workflow_run_url,
         where.head_sha,
         now=datetime.now(UTC),
     )
-    report = Report(_read_report(report_file), ctx, tuple(_annotation(e) for e in errors))
+    notes = v.annotations + tuple(_annotation(e) for e in errors)
+    report = Report(_read_report(report_file), ctx, notes)
     if dry_run:
         click.echo(render_comment(report.body, ctx), nl=False)
         return
