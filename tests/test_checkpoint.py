@@ -70,3 +70,19 @@ def test_bad_pointers_are_refused_with_the_reason(tmp_path, text, message):
         load_checkpoint(p)
     r = CliRunner().invoke(cli, ["checkpoint", "show", str(p)])
     assert r.exit_code == 2, r.output
+
+
+def test_args_format_is_one_flag_per_line_for_mapfile(tmp_path):
+    p = write(tmp_path, "name: local\nmodel: /models/x\ngguf_file: x.Q4_1.gguf\nbatch_size: 4\n")
+    r = CliRunner().invoke(cli, ["checkpoint", "show", str(p), "--format", "args"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[:2] == ["--model", "/models/x"]
+    assert lines[lines.index("--gguf-file") + 1] == "x.Q4_1.gguf"
+    assert lines[lines.index("--batch-size") + 1] == "4"
+
+
+def test_a_value_cannot_smuggle_a_second_line(tmp_path):
+    p = write(tmp_path, 'name: a\nmodel: /x\ngguf_file: "a\\n--trust-remote-code.gguf"\n')
+    with pytest.raises(ConfigError, match="gguf_file"):
+        load_checkpoint(p)

@@ -19,13 +19,23 @@ def checkpoint() -> None:
 
 @checkpoint.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["json", "github-output"]), default="json", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "github-output", "args"]),
+    default="json",
+    show_default=True,
+    help="args: the `gate run` flags, one per line (for bash `mapfile -t`).",
+)
 def show(file: Path, fmt: str) -> None:
-    """Validate FILE and print it: as JSON, or as key=value lines for $GITHUB_OUTPUT.
+    """Validate FILE and print it: as JSON, as key=value lines for $GITHUB_OUTPUT, or as run flags.
 
     Example: gate checkpoint show checkpoints/sft-v3.yaml --format github-output >> "$GITHUB_OUTPUT"
     """
     ck = load_checkpoint(file)
+    if fmt == "args":
+        click.echo("\n".join(ck.run_args()))
+        return
     if fmt == "github-output":
         click.echo(ck.github_output(), nl=False)
         return
