@@ -193,7 +193,11 @@ class GitHubClient:
                     raise self._refused(what, e) from None
                 else:
                     wait, last = self._retry.backoff(attempt), self._describe(e)
-            except (requests.ConnectionError, requests.Timeout) as e:
+            except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as e:
+                raise ConfigError(
+                    self._scrub(f"GitHub API URL is not usable: {e}; check --api-url / GITHUB_API_URL")
+                ) from None
+            except requests.RequestException as e:  # connection reset, timeout, broken chunked body
                 wait, last = self._retry.backoff(attempt), self._scrub(f"{type(e).__name__}: {e}")
             if attempt == self._retry.attempts:
                 break
