@@ -10,7 +10,7 @@
 #   scripts/demo.sh                  # everything under out/demo (MLflow: out/demo/mlflow.db)
 #   DEMO_OUT=/tmp/demo scripts/demo.sh
 # Env: GATE_DATA_DIR (default ../shared/data), MLFLOW_TRACKING_URI (default sqlite in DEMO_OUT),
-# DEMO_STEPS / DEMO_LR (fine-tuning, default 30 steps at 5e-4).
+# DEMO_STEPS / DEMO_LR (fine-tuning, default 24 steps at 6e-4), DEMO_BACKEND (hf; gate-hf is faster where available).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${DEMO_OUT:-out/demo}
@@ -23,7 +23,7 @@ say() { printf '\n== %s\n' "$*" >&2; }
 gate() { "$PY" -m gate "$@"; }
 
 BASE=$("$PY" -c "from gate.models import smollm2_dir; print(smollm2_dir())")
-RUN=(--suite suites/demo.yaml --data-dir "$DATA" --backend gate-hf --device cpu --dtype float32 --overwrite)
+RUN=(--suite suites/demo.yaml --data-dir "$DATA" --backend "${DEMO_BACKEND:-hf}" --device cpu --dtype float32 --overwrite)
 
 say "1/4 baseline: evaluate $BASE on suites/demo.yaml and freeze it as 'demo'"
 gate run --model "$BASE" "${RUN[@]}" --output "$OUT/base.json"
@@ -31,7 +31,7 @@ gate baseline freeze "$OUT/base.json" --name demo --replace --who demo
 
 say "2/4 candidate: fine-tune on the Harbor & Finch policy text (CPU, a few minutes)"
 rm -rf "$OUT/candidate"
-"$PY" scripts/finetune_domain.py "$BASE" --out "$OUT/candidate" --steps "${DEMO_STEPS:-30}" --lr "${DEMO_LR:-5e-4}"
+"$PY" scripts/finetune_domain.py "$BASE" --out "$OUT/candidate" --steps "${DEMO_STEPS:-24}" --lr "${DEMO_LR:-6e-4}"
 
 say "3/4 candidate: evaluate on the baseline's items"
 gate run --model "$OUT/candidate" "${RUN[@]}" --items-from "$OUT/base.json" --output "$OUT/candidate.json"
