@@ -14,7 +14,7 @@ from gate import record as records
 from gate.config import ModelSpec, Suite
 from gate.models import DEFAULT_MODEL, load_lm
 from gate.record import EvalRecord
-from gate.runner import RunOptions, run_suite
+from gate.runner import RunOptions, run_suite, validate_suite
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,9 @@ class RunResult:
 def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None = None) -> RunResult:
     items_from = records.load(req.items_from) if req.items_from else None
     spec = req.spec
-    progress and progress(f"loading {spec.model}")
+    validate_suite(req.suite, req.data_dir)
+    if progress:
+        progress(f"loading {spec.model}")
     loaded = load_lm(spec)
     opts = RunOptions(
         data_dir=req.data_dir,

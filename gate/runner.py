@@ -27,6 +27,7 @@ from gate.harness import LeafResult, parse_leaf
 from gate.models import LoadedModel
 from gate.record import EvalRecord, Sampling, SuiteInfo, TaskResult, Timing, Versions
 from gate.sampling import Selection, from_doc_ids, stratified
+from gate.stats import mean_interval
 
 BOOTSTRAP_ITERS = 1000  # stderr of non-mean metrics; lm-eval's 100k default costs minutes per task
 
@@ -81,6 +82,14 @@ def _load_leaves(spec: TaskSpec, suite: Suite, opts: RunOptions) -> tuple[dict[s
     return loaded["tasks"], loaded.get("groups", {})
 
 
+def validate_suite(suite: Suite, data_dir: Path | None) -> None:
+    """Fail on unknown task names before any model is loaded."""
+    tm = _task_manager(data_dir.resolve() if data_dir else None, suite.include_paths)
+    for spec in suite.tasks:
+        if spec.task not in tm.all_tasks:
+            raise _unknown_task(spec.task, tm, suite)
+
+
 def _select(spec: TaskSpec, sizes: dict[str, int], opts: RunOptions) -> Selection:
     if opts.items_from is not None:
         try:
@@ -127,7 +136,10 @@ def _combine(
         else:
             value = sum(leaf.value for leaf in leaves) / len(leaves)
         stderrs = [leaf.stderr for leaf in leaves]
-        stderr = pooled_sample_stderr(stderrs, sizes) if None not in stderrs and all(s > 1 for s in sizes) else None
+        if None not in stderrs and all(s > 1 for s in sizes):
+            stderr = pooled_sample_stderr(stderrs, sizes)
+        else:  # subtasks with one item have no stderr of their own; cluster by subtask instead
+            stderr = mean_interval([i.score for i in items], [i.group for i in items]).stderr
     chances = [leaf.chance for leaf in leaves]
     chance = None
     if None not in chances:
