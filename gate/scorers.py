@@ -5,8 +5,8 @@ loads through `include_path`. Nothing here imports a model: every check is unit-
 crafted outputs.
 
 A rule is a one-key mapping read from a case's JSONL row: `{"substring": ["refund", "reimburse"]}`
-(any of), `{"regex": "\\b\\d{16}\\b"}`, `{"refusal": true}` or `{"json_valid": true}`. A case passes when every rule in its
-`must_include` holds and no rule in its `must_not` holds.
+(any of), `{"regex": "\\b\\d{16}\\b"}`, `{"refusal": true}` or `{"json_valid": true}`. A case passes when every rule in
+its `must_include` holds and no rule in its `must_not` holds.
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ def rule_kind(rule: Mapping[str, Any]) -> tuple[str, Any]:
         raise ConfigError(f"rule {dict(rule)}: unknown key {unknown[0]!r}; allowed: {', '.join(RULE_TYPES)}")
     if len(present) != 1:
         raise ConfigError(
-            f"rule {dict(rule)}: needs exactly one of {', '.join(RULE_TYPES)}, e.g. {{\"substring\": [\"refund\"]}}"
+            f'rule {dict(rule)}: needs exactly one of {", ".join(RULE_TYPES)}, e.g. {{"substring": ["refund"]}}'
         )
     return next(iter(present.items()))
 
@@ -212,7 +212,9 @@ def check_rule(output: str, rule: Mapping[str, Any]) -> RuleResult:
     return RuleResult("json_valid", is_valid_json(output), "is valid JSON")
 
 
-def check_case(output: str, must_include: Sequence[Mapping[str, Any]], must_not: Sequence[Mapping[str, Any]]) -> CaseOutcome:
+def check_case(
+    output: str, must_include: Sequence[Mapping[str, Any]], must_not: Sequence[Mapping[str, Any]]
+) -> CaseOutcome:
     """Apply a case's rules: pass only if every `must_include` rule matches and no `must_not` rule does."""
     failures = []
     for rule in must_include:

@@ -1,0 +1,100 @@
+"""Domain suites: per-category scores and the high-severity blocking rule.
+
+`domain_summary` reads lm-eval's per-item samples of a domain task (the foreign format, read
+here once) and returns what goes into `TaskResult.category_scores` and
+`TaskResult.blocking_failures`. `blocking_reasons` is the rule "any failed high-severity case
+blocks, whatever the average says", as a pure function of an EvalRecord.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gate.errors import EvalFailed
+from gate.record import EvalRecord
+
+BLOCKING_SEVERITIES = frozenset({"high"})
+SEVERITIES = ("low", "medium", "high")
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One domain case as scored: its id from the JSONL, category, severity and score."""
+
+    doc_id: int
+    case_id: str
+    category: str | None
+    severity: str | None
+    score: float
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= 1.0
+
+
+@dataclass(frozen=True)
+class DomainSummary:
+    """What a domain task adds to its TaskResult."""
+
+    cases: tuple[CaseResult, ...]
+    category_scores: dict[str, float]
+    category_counts: dict[str, int]
+    blocking_failures: tuple[str, ...]  # case ids of failed cases whose severity blocks
+
+
+def read_cases(samples: Iterable[Mapping[str, Any]], metric: str, task: str = "domain task") -> tuple[CaseResult, ...]:
+    """Turn lm-eval samples (`doc_id`, `doc`, and one key per metric) into CaseResults.
+
+    A sample without the metric, or with a severity outside low|medium|high, means the task
+    YAML and the data disagree: that is the gate failing to measure, not the model failing.
+    """
+    out = []
+    for s in samples:
+        doc = s.get("doc") or {}
+        if metric not in s:
+            raise EvalFailed(f"{task}: sample {s.get('doc_id')} has no metric {metric!r}; check the task's metric_list")
+        severity = doc.get("severity")
+        if severity is not None and severity not in SEVERITIES:
+            raise EvalFailed(
+                f"{task}: case {doc.get('id', s.get('doc_id'))}: severity {severity!r} "
+                f"is not one of {', '.join(SEVERITIES)}"
+            )
+        doc_id = int(s["doc_id"])
+        out.append(CaseResult(doc_id, str(doc.get("id", doc_id)), doc.get("category"), severity, float(s[metric])))
+    return tuple(sorted(out, key=lambda c: c.doc_id))
+
+
+def summarize(cases: Iterable[CaseResult]) -> DomainSummary:
+    """Mean score per category, and the ids of failed cases whose severity blocks."""
+    cases = tuple(cases)
+    totals: dict[str, list[float]] = {}
+    for c in cases:
+        if c.category is not None:
+            totals.setdefault(c.category, []).append(c.score)
+    blocking = tuple(c.case_id for c in cases if c.severity in BLOCKING_SEVERITIES and not c.passed)
+    return DomainSummary(
+        cases=cases,
+        category_scores={k: sum(v) / len(v) for k, v in sorted(totals.items())},
+        category_counts={k: len(v) for k, v in sorted(totals.items())},
+        blocking_failures=blocking,
+    )
+
+
+def domain_summary(samples: Iterable[Mapping[str, Any]], metric: str, task: str = "domain task") -> DomainSummary:
+    """Per-category scores and blocking failures of one domain task, from its lm-eval samples."""
+    return summarize(read_cases(samples, metric, task))
+
+
+def blocking_reasons(record: EvalRecord) -> list[str]:
+    """One reason per task with a failed high-severity case; any such failure blocks the gate."""
+    reasons = []
+    for t in record.tasks:
+        if t.blocking_failures:
+            shown = ", ".join(t.blocking_failures[:10]) + (" ..." if len(t.blocking_failures) > 10 else "")
+            reasons.append(
+                f"{t.name}: {len(t.blocking_failures)} high-severity case(s) failed ({shown}); "
+                "any high-severity failure blocks, whatever the average"
+            )
+    return reasons
