@@ -59,7 +59,7 @@ def _parse_args(arg_string: str, spec: str) -> dict[str, str]:
                 f"judge model {spec!r}: {part!r} is not key=value; e.g. local-chat-completions:model=m,base_url=URL"
             )
         args[key.strip()] = value.strip()
-    if any(k.lower() in ("api_key", "key", "token") for k in args):
+    if any(k.lower() in ("api_key", "key", "token", "auth_token") for k in args):
         raise ConfigError(
             f"judge model {spec!r}: do not put keys in the spec (it is recorded); set OPENAI_API_KEY instead"
         )
