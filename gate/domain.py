@@ -8,15 +8,18 @@ blocks, whatever the average says", as a pure function of an EvalRecord.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gate.errors import EvalFailed
-from gate.record import EvalRecord
+from gate.judge import JudgedSamples
+from gate.record import EvalRecord, TaskResult
 
 BLOCKING_SEVERITIES = frozenset({"high"})
 SEVERITIES = ("low", "medium", "high")
+JUDGE_METRIC = "judge_pass"
 
 
 @dataclass(frozen=True)
@@ -98,3 +101,31 @@ def blocking_reasons(record: EvalRecord) -> list[str]:
                 "any high-severity failure blocks, whatever the average"
             )
     return reasons
+
+
+def judged_result(result: TaskResult, judged: JudgedSamples, cases: Iterable[CaseResult]) -> TaskResult:
+    """A domain TaskResult rescored by the judge: `judge_pass` per item (a judge failure is 0), judge recorded.
+
+    `cases` are the task's cases as `read_cases` returned them (for category and severity);
+    their scores are replaced by the judge's verdicts.
+    """
+    missing = sorted({it.doc_id for it in result.items} - set(judged.verdicts))
+    if missing:
+        raise EvalFailed(f"{result.name}: the judge returned no verdict for doc id(s) {missing[:5]}")
+    score = {d: float(v.passed) for d, v in judged.verdicts.items()}
+    items = tuple(replace(it, score=score[it.doc_id]) for it in result.items)
+    summary = summarize(replace(c, score=score[c.doc_id]) for c in cases if c.doc_id in score)
+    n = len(items)
+    mean = sum(it.score for it in items) / n if n else None
+    stderr = math.sqrt(mean * (1 - mean) / (n - 1)) if n > 1 and mean is not None else None
+    return replace(
+        result,
+        metric=JUDGE_METRIC,
+        higher_is_better=True,
+        value=mean,
+        stderr=stderr,
+        items=items,
+        category_scores=summary.category_scores,
+        blocking_failures=summary.blocking_failures,
+        judge=judged.info,
+    )

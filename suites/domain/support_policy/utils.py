@@ -16,6 +16,7 @@ HERE = Path(__file__).resolve().parent
 # datasets resolves relative data_files against the working directory, not this folder, so
 # the YAML asks this module for an absolute path (`data_files: !function utils.DATA_FILES`).
 DATA_FILES = {"test": str(HERE / "cases.jsonl")}
+JUDGED_FILES = {"test": str(HERE / "judged.jsonl")}
 POLICY = (HERE / "policy.txt").read_text().strip()
 
 
@@ -26,3 +27,8 @@ def doc_to_text(doc: dict) -> str:
 def process_results(doc: dict, results: list[str]) -> dict[str, float]:
     outcome = check_case(results[0], doc["must_include"], doc["must_not"])
     return {"pass": float(outcome.passed)}
+
+
+def process_answered(doc: dict, results: list[str]) -> dict[str, float]:
+    """Judged cases: lm-eval only checks that there is a reply; the LLM judge scores it afterwards."""
+    return {"answered": float(bool(results[0].strip()))}
