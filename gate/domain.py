@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gate.errors import EvalFailed
-from gate.judge import JudgedSamples
+from gate.config import TaskSpec
+from gate.errors import ConfigError, EvalFailed
+from gate.judge import Judge, JudgedSamples, judge_samples, load_rubric
 from gate.record import EvalRecord, TaskResult
 
 BLOCKING_SEVERITIES = frozenset({"high"})
@@ -129,3 +130,32 @@ def judged_result(result: TaskResult, judged: JudgedSamples, cases: Iterable[Cas
         blocking_failures=summary.blocking_failures,
         judge=judged.info,
     )
+
+
+def post_process(
+    spec: TaskSpec, samples: Iterable[Mapping[str, Any]], result: TaskResult, judge: Judge | None = None
+) -> TaskResult:
+    """What a domain task adds to the runner's TaskResult, from lm-eval's per-item samples.
+
+    Rule-scored tasks get per-category scores and blocking failures; a task with a
+    `judge_rubric` is rescored by the judge (`judge_pass`); without a judge such a task is
+    skipped when the suite marks it optional, and a ConfigError otherwise.
+    General tasks pass through unchanged.
+    """
+    if spec.kind != "domain" or result.status != "ok":
+        return result
+    samples = list(samples)
+    cases = read_cases(samples, spec.metric, spec.task)
+    if spec.judge_rubric is None:
+        summary = summarize(cases)
+        return replace(result, category_scores=summary.category_scores, blocking_failures=summary.blocking_failures)
+    if judge is None and spec.optional:
+        reason = "skipped: no judge model (pass --judge-model to score this task)"
+        return replace(result, status="skipped", skip_reason=reason, value=None, stderr=None, n=0, items=())
+    if judge is None:
+        raise ConfigError(
+            f"task '{spec.task}' is scored by an LLM judge (judge_rubric: {spec.judge_rubric}); "
+            "pass --judge-model hf:PATH or local-chat-completions:model=NAME,base_url=URL"
+        )
+    judged = judge_samples(samples, load_rubric(spec.judge_rubric), judge)
+    return judged_result(result, judged, cases)

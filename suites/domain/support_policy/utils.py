@@ -29,6 +29,6 @@ def process_results(doc: dict, results: list[str]) -> dict[str, float]:
     return {"pass": float(outcome.passed)}
 
 
-def process_answered(doc: dict, results: list[str]) -> dict[str, float]:
-    """Judged cases: lm-eval only checks that there is a reply; the LLM judge scores it afterwards."""
-    return {"answered": float(bool(results[0].strip()))}
+def process_unjudged(doc: dict, results: list[str]) -> dict[str, float]:
+    """Judged cases score 0 until the LLM judge has passed them (gate.domain.post_process): fail closed."""
+    return {"judge_pass": 0.0}
