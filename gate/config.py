@@ -32,6 +32,7 @@ class TaskSpec:
     optional: bool = False
     max_gen_toks: int | None = None
     judge_rubric: str | None = None  # absolute path once loaded; set for LLM-judged domain tasks
+    fewshot_split: str | None = None  # few-shot pool when the task's own is not in the data dir
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,21 @@ def judged_result(result: TaskResult, judged: JudgedSamples, cases: Iterable[Cas
     )
 
 
+def judge_missing(spec: TaskSpec, judge: Judge | None) -> str | None:
+    """Before running a judged task: a skip reason if it is optional and no judge was given.
+
+    A judged task that is not optional needs a judge: ConfigError (exit 2), before any model time is spent.
+    """
+    if spec.judge_rubric is None or judge is not None:
+        return None
+    if spec.optional:
+        return "skipped: no judge model (pass --judge-model to score this task)"
+    raise ConfigError(
+        f"task '{spec.task}' is scored by an LLM judge (judge_rubric: {spec.judge_rubric}); "
+        "pass --judge-model hf:PATH or local-chat-completions:model=NAME,base_url=URL"
+    )
+
+
 def post_process(
     spec: TaskSpec, samples: Iterable[Mapping[str, Any]], result: TaskResult, judge: Judge | None = None
 ) -> TaskResult:
@@ -149,13 +164,8 @@ def post_process(
     if spec.judge_rubric is None:
         summary = summarize(cases)
         return replace(result, category_scores=summary.category_scores, blocking_failures=summary.blocking_failures)
-    if judge is None and spec.optional:
-        reason = "skipped: no judge model (pass --judge-model to score this task)"
-        return replace(result, status="skipped", skip_reason=reason, value=None, stderr=None, n=0, items=())
     if judge is None:
-        raise ConfigError(
-            f"task '{spec.task}' is scored by an LLM judge (judge_rubric: {spec.judge_rubric}); "
-            "pass --judge-model hf:PATH or local-chat-completions:model=NAME,base_url=URL"
-        )
+        reason = judge_missing(spec, judge)  # raises unless the task is optional
+        return replace(result, status="skipped", skip_reason=reason, value=None, stderr=None, n=0, items=())
     judged = judge_samples(samples, load_rubric(spec.judge_rubric), judge)
     return judged_result(result, judged, cases)

@@ -91,6 +91,7 @@ class TaskResult:
     category_scores: dict[str, float] = field(default_factory=dict)
     blocking_failures: tuple[str, ...] = ()  # e.g. high-severity domain cases that failed
     judge: JudgeInfo | None = None  # set when an LLM judge produced the scores
+    notes: tuple[str, ...] = ()  # how this run departs from the task's reference settings, for every report
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,7 @@ def from_dict(data: dict[str, Any], source: str = "<record>") -> EvalRecord:
         t["items"] = tuple(ItemOutcome(**i) for i in t["items"])
         t["subtasks"] = tuple(t["subtasks"])
         t["blocking_failures"] = tuple(t.get("blocking_failures", ()))
+        t["notes"] = tuple(t.get("notes", ()))
         if t.get("generation") is not None:
             g = dict(t["generation"])
             g["until"] = tuple(g.get("until", ()))
