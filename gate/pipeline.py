@@ -28,6 +28,7 @@ class RunRequest:
     items_from: Path | None = None
     max_gen_toks: int | None = None
     log_to_mlflow: bool = True
+    judge_model: str | None = None  # judge spec for domain tasks with a judge_rubric (gate.judge_model)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,14 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
     if progress:
         progress(f"loading {spec.model}")
     loaded = load_lm(spec)
+    judge = None
+    if req.judge_model and any(t.judge_rubric for t in req.suite.tasks):
+        from gate.judge_model import load_judge
+
+        progress and progress(f"loading judge {req.judge_model}")
+        judge = load_judge(req.judge_model)
     opts = RunOptions(
+        judge=judge,
         data_dir=req.data_dir,
         sample=req.sample,
         seed=req.seed,

@@ -65,6 +65,11 @@ from gate.errors import ConfigError
     help="Cap generation length of generative tasks (recorded; records that differ are not comparable).",
 )
 @click.option(
+    "--judge-model",
+    default=None,
+    help="LLM judge for domain tasks with a judge_rubric: hf:PATH or local-chat-completions:model=NAME,base_url=URL.",
+)
+@click.option(
     "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write the record."
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
@@ -86,6 +91,7 @@ def run(
     seed,
     items_from,
     max_gen_toks,
+    judge_model,
     output,
     overwrite,
     trust_remote_code,
@@ -127,6 +133,7 @@ def run(
         max_gen_toks=max_gen_toks,
         output=output,
         log_to_mlflow=not no_mlflow,
+        judge_model=judge_model,
     )
     result = evaluate_checkpoint(request, progress=lambda m: click.echo(f"gate: {m}", err=True))
     click.echo(result.summary, err=True)
