@@ -29,7 +29,7 @@ JUDGE_NAME = "hf:smollm2-135m-instruct (test judge)"
 def domain_record(smol_lm):
     # The small model judges its own replies: weak, but a real judge reply through the real path.
     judge = LmEvalJudge(smol_lm.lm, name=JUDGE_NAME, max_gen_toks=48)
-    return run_suite(smol_lm, load_suite(SUITE), RunOptions(max_gen_toks=32, judge=judge, seed=3))
+    return run_suite(smol_lm, load_suite(SUITE), RunOptions(max_gen_toks=24, judge=judge, seed=3))
 
 
 def test_every_domain_task_has_per_item_outcomes_and_round_trips(domain_record):
@@ -39,7 +39,7 @@ def test_every_domain_task_has_per_item_outcomes_and_round_trips(domain_record):
         assert t.status == "ok" and t.kind == "domain", t.name
         assert t.n == t.n_requested and len(t.items) == t.n > 0, t.name
         assert t.value == pytest.approx(sum(i.score for i in t.items) / t.n), t.name
-        assert t.generation is not None and t.generation.max_gen_toks == 32, t.name
+        assert t.generation is not None and t.generation.max_gen_toks == 24, t.name
     assert domain_record.model.chat_template is True
 
 
@@ -52,7 +52,7 @@ def test_policy_items_are_the_rule_verdicts_and_high_severity_failures_block(dom
         if len(it.prediction) < PREDICTION_CHARS:  # the record keeps the whole reply: re-score it
             assert it.score == float(check_case(it.prediction, case["must_include"], case["must_not"]).passed)
     high_failed = tuple(cases[i.doc_id]["id"] for i in t.items if cases[i.doc_id]["severity"] == "high" and not i.score)
-    assert high_failed, "the sample should hold a failed high-severity case (seed 3, 6 of 29 cases)"
+    assert high_failed, "the sample should hold a failed high-severity case (seed 3: sec-004 among 4 of 29 cases)"
     assert t.blocking_failures == high_failed
     by_cat: dict[str, list[float]] = {}
     for it in t.items:
