@@ -122,9 +122,8 @@ def test_run_writes_a_record_and_logs_it_to_mlflow(data_dir):
     assert [t["n"] for t in rec["tasks"]] == [4, 4]
     assert rec["mlflow_run_id"]
     run = Store().client.get_run(rec["mlflow_run_id"])
-    assert run.data.params["model_fingerprint"] == rec["model"]["fingerprint"] or rec["model"]["fingerprint"] in str(
-        run.data.params
-    )
+    assert run.data.params["model.fingerprint"] == rec["model"]["fingerprint"]
+    assert run.data.metrics["arc_easy/acc"] == pytest.approx(rec["tasks"][0]["value"])
 
 
 @pytest.mark.slow
