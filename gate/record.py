@@ -215,13 +215,9 @@ def load(path: str | Path) -> EvalRecord:
     try:
         data = json.loads(p.read_text())
     except FileNotFoundError:
-        raise ConfigError(
-            f"{p}: record file not found; pass the JSON written by `gate run --output`"
-        ) from None
+        raise ConfigError(f"{p}: record file not found; pass the JSON written by `gate run --output`") from None
     except json.JSONDecodeError as e:
-        raise ConfigError(
-            f"{p}: not valid JSON ({e.msg} at line {e.lineno}); is this an EvalRecord?"
-        ) from None
+        raise ConfigError(f"{p}: not valid JSON ({e.msg} at line {e.lineno}); is this an EvalRecord?") from None
     return from_dict(data, str(p))
 
 

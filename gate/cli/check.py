@@ -1,0 +1,43 @@
+"""`gate check`: floors with confidence intervals against one record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gate.cli import cli
+from gate.cli.options import format_option
+from gate.config import load_thresholds
+from gate.record import load
+from gate.report import render_verdict
+from gate.thresholds import check as check_record
+
+
+@cli.command()
+@click.argument("record", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--thresholds",
+    "thresholds_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("thresholds/default.yaml"),
+    show_default=True,
+)
+@click.option(
+    "--inconclusive",
+    type=click.Choice(["fail", "pass"]),
+    default=None,
+    help="What an interval straddling a floor counts as (default: the thresholds file's, else fail).",
+)
+@format_option("text", "json", "markdown")
+def check(record, thresholds_path, inconclusive, fmt):
+    """Check a record against floors; exit 0 pass, 1 fail.
+
+    \b
+    Example:
+      gate check runs/candidate.json --thresholds thresholds/default.yaml
+    """
+    verdict = check_record(load(record), load_thresholds(thresholds_path), inconclusive=inconclusive)
+    text = render_verdict(verdict, fmt)
+    click.echo(text, err=fmt == "text", nl=False)
+    click.get_current_context().exit(verdict.exit_code)

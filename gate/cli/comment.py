@@ -1,0 +1,137 @@
+"""`gate comment`: publish one verdict to the PR comment, the `model-gate` check and the job summary."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from gate import actions_env
+from gate.cli import cli
+from gate.comment import Annotation, ReportContext, render_comment
+from gate.comment import mlflow_run_url as mlflow_url
+from gate.errors import ConfigError
+from gate.github import GitHubClient
+from gate.publish import Report, Verdict, publish, read_verdict
+
+
+def _read_report(path: str) -> str:
+    if path == "-":
+        return click.get_text_stream("stdin").read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: report file not found; write it with `gate diff ... --format markdown`") from None
+
+
+def _annotation(text: str) -> Annotation:
+    title, sep, message = text.partition(":")
+    if not sep or not message.strip():
+        raise ConfigError(f"--error {text!r}: expected 'TASK: message', e.g. --error 'mmlu: dropped 2.1 points'")
+    return Annotation(f"model-gate: {title.strip()}", message.strip())
+
+
+@cli.command("comment")
+@click.option("--report", "report_file", required=True, metavar="FILE", help="Markdown report body; '-' reads stdin.")
+@click.option(
+    "--comparison",
+    "comparison_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON of `gate diff --format json`: gives the verdict, description, annotations and baseline.",
+)
+@click.option(
+    "--state", type=click.Choice(["success", "failure", "neutral"]), help="The verdict (without --comparison)."
+)
+@click.option("--description", help="One line for the check and the comment (without --comparison).")
+@click.option(
+    "--name", default="model-gate", show_default=True, help="Gate name in the hidden marker: one comment per name."
+)
+@click.option(
+    "--check",
+    type=click.Choice(["check-run", "status", "none"]),
+    default="check-run",
+    show_default=True,
+    help="check-run works with the Actions GITHUB_TOKEN; status with a personal token.",
+)
+@click.option("--check-name", default="model-gate", show_default=True, help="Name of the required check.")
+@click.option("--comment/--no-comment", default=True, show_default=True, help="Create or update the PR comment.")
+@click.option("--error", "errors", multiple=True, metavar="'TASK: MESSAGE'", help="An ::error annotation (repeatable).")
+@click.option("--baseline-name", help="Name of the frozen baseline compared against.")
+@click.option("--baseline-run-id", help="Its MLflow run id.")
+@click.option("--baseline-frozen-at", metavar="ISO8601", help="When it was frozen, to show its age.")
+@click.option("--mlflow-run-url", metavar="URL", help="Link to the candidate's MLflow run.")
+@click.option("--repo", help="owner/name; default $GITHUB_REPOSITORY.")
+@click.option("--pr", "pr_number", type=int, help="PR number; default from the event payload.")
+@click.option("--sha", help="Commit to attach the check to; default the PR head, else $GITHUB_SHA.")
+@click.option("--api-url", help="GitHub API URL; default $GITHUB_API_URL or https://api.github.com.")
+@click.option("--dry-run", is_flag=True, help="Print the comment to stdout and post nothing.")
+def comment_cmd(
+    report_file,
+    comparison_file,
+    state,
+    description,
+    name,
+    check,
+    check_name,
+    comment,
+    errors,
+    baseline_name,
+    baseline_run_id,
+    baseline_frozen_at,
+    mlflow_run_url,
+    repo,
+    pr_number,
+    sha,
+    api_url,
+    dry_run,
+) -> None:
+    """Publish a verdict: one sticky PR comment, the model-gate check, the job summary.
+
+    The comment is found again by a hidden marker and edited in place on every run. The token
+    comes from $GITHUB_TOKEN only. Regressed tasks become ::error lines on stdout. The verdict
+    comes from --comparison (the JSON of `gate diff`), or from --state and --description.
+
+    Example:
+
+        gate diff cand.json --baseline main --format json -o cmp.json; gate diff ... --format markdown -o report.md
+        gate comment --report report.md --comparison cmp.json
+    """
+    where = actions_env.resolve(os.environ, repository=repo, head_sha=sha, pr_number=pr_number, api_url=api_url)
+    if comparison_file is not None:
+        if state or description:
+            raise click.UsageError("--comparison gives the verdict; drop --state and --description")
+        v = read_verdict(comparison_file)
+    elif state and description:
+        v = Verdict(state, description, (), baseline_name, baseline_run_id, baseline_frozen_at, None)
+    else:
+        raise click.UsageError("give --comparison FILE, or both --state and --description")
+    run_url = mlflow_run_url or mlflow_url(os.environ.get("MLFLOW_TRACKING_URI"), v.candidate_run_id)
+    ctx = ReportContext(
+        name,
+        v.state,
+        v.description,
+        baseline_name or v.baseline_name,
+        baseline_run_id or v.baseline_run_id,
+        baseline_frozen_at or v.baseline_frozen_at,
+        run_url,
+        where.workflow_run_url,
+        where.head_sha,
+        now=datetime.now(UTC),
+    )
+    notes = v.annotations + tuple(_annotation(e) for e in errors)
+    report = Report(_read_report(report_file), ctx, notes)
+    if dry_run:
+        click.echo(render_comment(report.body, ctx), nl=False)
+        return
+    client = GitHubClient(where.repository, actions_env.token(os.environ), api_url=where.api_url)
+    done = publish(report, where, client, check=check, check_name=check_name, comment=comment)
+    for line in done.error_lines:
+        click.echo(line)
+    if done.check:
+        click.echo(f"gate: {done.check.kind} {done.check.name}: {done.check.state} {done.check.url}", err=True)
+    if done.comment:
+        click.echo(f"gate: PR #{where.pr_number} comment {done.comment.action}: {done.comment.url}", err=True)
+    for line in done.skipped:
+        click.echo(f"gate: skipped {line}", err=True)

@@ -1,0 +1,77 @@
+"""`gate diff`: a candidate record against a frozen baseline, item by item."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gate import record as records
+from gate.cli import cli
+from gate.compare import compare, file_baseline_ref
+from gate.config import load_thresholds
+from gate.report import FORMATS, render_comparison
+
+
+@cli.command()
+@click.argument("record_file", metavar="RECORD", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--baseline", "baseline_name", metavar="NAME", help="Name of a frozen baseline in MLflow.")
+@click.option(
+    "--baseline-record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Compare with this record file instead of an MLflow baseline.",
+)
+@click.option(
+    "--thresholds",
+    "thresholds_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Allowed drops (max_drop) and policy [default: every task gated, no significant drop allowed].",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
+@click.option(
+    "--tracking-uri",
+    envvar="MLFLOW_TRACKING_URI",
+    help="MLflow tracking URI [env MLFLOW_TRACKING_URI; default sqlite:///./mlflow.db].",
+)
+@click.pass_context
+def diff(
+    ctx: click.Context,
+    record_file: Path,
+    baseline_name: str | None,
+    baseline_record: Path | None,
+    thresholds_file: Path | None,
+    fmt: str,
+    output: Path | None,
+    tracking_uri: str | None,
+) -> None:
+    """Compare RECORD with a baseline: paired per-item deltas, intervals, power, flipped items.
+
+    Exits 1 when a gated task regressed beyond its max_drop (or when policy blocks an
+    inconclusive, not comparable or catastrophic-forgetting result), 0 otherwise; 2 for an
+    unknown baseline or bad thresholds, 3 when MLflow is unreachable.
+
+    Example: gate diff out/candidate.json --baseline main --thresholds thresholds/default.yaml --format markdown
+    """
+    if (baseline_name is None) == (baseline_record is None):
+        raise click.UsageError("give exactly one of --baseline NAME or --baseline-record FILE")
+    candidate = records.load(record_file)
+    thresholds = load_thresholds(thresholds_file) if thresholds_file else None
+    if baseline_record is not None:
+        base = records.load(baseline_record)
+        ref = file_baseline_ref(base, str(baseline_record))
+    else:
+        from gate.store import Store  # MLflow is imported only when a named baseline is asked for
+
+        loaded = Store(tracking_uri).load_baseline(baseline_name)  # type: ignore[arg-type]
+        base, ref = loaded.record, loaded.ref
+    result = compare(candidate, base, thresholds, ref)
+    text = render_comparison(result, fmt)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+    else:
+        click.echo(text, nl=False)
+    if output is not None or fmt != "text":
+        click.echo(result.headline, err=True)
+    ctx.exit(result.exit_code)

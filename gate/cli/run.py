@@ -1,0 +1,132 @@
+"""`gate run`: evaluate a checkpoint on a suite and write its EvalRecord."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gate.cli import cli
+from gate.cli.options import data_dir_option
+from gate.config import BACKENDS, DTYPES, ModelSpec, load_suite
+from gate.errors import ConfigError
+
+
+@cli.command()
+@click.option(
+    "--model", required=True, help="Checkpoint folder, hub id, or 'smollm2-135m' for the bundled small default model."
+)
+@click.option("--revision", default=None, help="Hub revision (branch, tag or commit).")
+@click.option("--gguf-file", default=None, help="GGUF file inside --model to load (dequantised once and cached).")
+@click.option("--dtype", type=click.Choice(DTYPES), default="auto", show_default=True)
+@click.option(
+    "--device", default="auto", show_default=True, help="auto (cuda if present, else cpu), cpu, cuda, cuda:N."
+)
+@click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option(
+    "--backend",
+    type=click.Choice(BACKENDS),
+    default="hf",
+    show_default=True,
+    help="lm-eval model backend: hf, gate-hf (shared-prefix scoring) or vllm (GPU).",
+)
+@click.option(
+    "--quantize",
+    type=click.Choice(["none", "8bit", "4bit"]),
+    default="none",
+    show_default=True,
+    help="bitsandbytes quantisation (needs CUDA).",
+)
+@click.option(
+    "--suite",
+    "suite_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("suites/fast.yaml"),
+    show_default=True,
+)
+@data_dir_option
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Evaluate a seeded random sample of N items per task, stratified by subtask (e.g. MMLU subject).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --sample.")
+@click.option(
+    "--items-from",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Evaluate exactly the items of an earlier record.",
+)
+@click.option(
+    "--max-gen-toks",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Cap generation length of generative tasks (recorded; records that differ are not comparable).",
+)
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write the record."
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
+@click.option("--trust-remote-code", is_flag=True, help="Run the checkpoint's own Python code (off by default).")
+@click.option("--allow-pickle", is_flag=True, help="Load pickle (.bin) weights (off by default: unpickling runs code).")
+@click.option("--no-mlflow", is_flag=True, help="Do not log the run to MLflow.")
+def run(
+    model,
+    revision,
+    gguf_file,
+    dtype,
+    device,
+    batch_size,
+    backend,
+    quantize,
+    suite_path,
+    data_dir,
+    sample,
+    seed,
+    items_from,
+    max_gen_toks,
+    output,
+    overwrite,
+    trust_remote_code,
+    allow_pickle,
+    no_mlflow,
+):
+    """Evaluate a checkpoint on a suite and write its EvalRecord.
+
+    \b
+    Example:
+      gate run --model smollm2-135m --suite suites/fast.yaml \\
+               --data-dir ../shared/data --sample 50 --seed 1 --output runs/candidate.json
+    """
+    from gate.pipeline import RunRequest, evaluate_checkpoint
+
+    if output.exists() and not overwrite:
+        raise ConfigError(f"--output {output}: already exists; choose another path or pass --overwrite")
+    if sample is not None and items_from is not None:
+        raise ConfigError("--sample and --items-from: choose one; --items-from reuses an earlier record's items")
+    spec = ModelSpec(
+        model=model,
+        revision=revision,
+        gguf_file=gguf_file,
+        dtype=dtype,
+        device=device,
+        batch_size=batch_size,
+        quantization=quantize,
+        backend=backend,
+        trust_remote_code=trust_remote_code,
+        allow_pickle=allow_pickle,
+    )
+    request = RunRequest(
+        spec=spec,
+        suite=load_suite(suite_path),
+        data_dir=data_dir,
+        sample=sample,
+        seed=seed,
+        items_from=items_from,
+        max_gen_toks=max_gen_toks,
+        output=output,
+        log_to_mlflow=not no_mlflow,
+    )
+    result = evaluate_checkpoint(request, progress=lambda m: click.echo(f"gate: {m}", err=True))
+    click.echo(result.summary, err=True)

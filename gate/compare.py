@@ -1,0 +1,412 @@
+"""Compare a candidate record with a baseline record, item by item: `compare(...) -> Comparison`.
+
+Pure: a function of two EvalRecords and the thresholds. The verdict is computed here, once;
+renderers only format it.
+
+Per task the decision is a non-inferiority call on the paired (1 - alpha) interval of
+candidate - baseline, read in the metric's better direction, against the allowed drop
+(`max_drop`, called the allowance):
+
+    regressed     the interval lies wholly below -allowance, and the no-change p-value is
+                  significant after Holm across the family (gated tasks form one family,
+                  ungated tasks another)
+    improved      the interval lies wholly above 0, significant after Holm (a kind of ok)
+    ok            the interval lies at or above -allowance
+    inconclusive  the interval straddles -allowance: a drop larger than allowed is not ruled out
+    not_comparable the task cannot be paired: missing, skipped, different setup, no shared items
+
+Tasks with `max_drop` in the thresholds are gated; others are compared with an allowance of
+0 and shown, and they only block through the forgetting rule.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+from gate import stats
+from gate.config import Policy, TaskThreshold, Thresholds
+from gate.errors import ConfigError
+from gate.pairing import FlippedItem, flipped_items, pair_items, setup_differences, task_differences
+from gate.record import BaselineRef, EvalRecord, TaskResult
+
+DECISIONS = ("regressed", "inconclusive", "not_comparable", "ok", "improved")
+MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class TaskComparison:
+    name: str
+    kind: str
+    metric: str
+    higher_is_better: bool
+    gated: bool
+    decision: str  # one of DECISIONS
+    reason: str
+    blocking: bool
+    allowance: float  # allowed drop, metric units (0 for ungated tasks)
+    baseline_value: float | None = None  # mean over the paired items
+    candidate_value: float | None = None
+    delta: float | None = None  # candidate - baseline, metric units
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None  # two-sided, no change
+    p_adjusted: float | None = None  # Holm, within the task's family
+    mde: float | None = None  # true drop found 'regressed' with 80% power at this n
+    method: str = ""
+    n_paired: int = 0
+    n_clusters: int = 0
+    n_unpaired: int = 0  # items in only one record, or whose doc/prompt hash differ
+    percent: bool = True  # scores lie in [0, 1]: show points (x100)
+    chance: float | None = None
+    near_chance: bool = False
+    newly_wrong: int = 0  # items that scored worse than in the baseline
+    newly_right: int = 0
+    newly_wrong_examples: tuple[FlippedItem, ...] = ()
+    newly_right_examples: tuple[FlippedItem, ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskMove:
+    name: str
+    delta: float
+    ci_low: float
+    ci_high: float
+    significant: bool
+    percent: bool
+
+
+@dataclass(frozen=True)
+class Forgetting:
+    """Domain tasks improved while general tasks regressed."""
+
+    domain_gains: tuple[TaskMove, ...]
+    general_losses: tuple[TaskMove, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline: BaselineRef
+    baseline_model: str
+    baseline_fingerprint: str
+    candidate_model: str
+    candidate_fingerprint: str
+    candidate_run_id: str | None
+    alpha: float
+    power: float
+    policy: Policy
+    thresholds_source: str
+    setup_differences: tuple[str, ...]
+    tasks: tuple[TaskComparison, ...]
+    forgetting: Forgetting | None
+    blocking_reasons: tuple[str, ...]
+
+    @property
+    def blocking(self) -> bool:
+        return bool(self.blocking_reasons)
+
+    @property
+    def passed(self) -> bool:
+        return not self.blocking
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.blocking else 0
+
+    @property
+    def headline(self) -> str:
+        ref = f"baseline '{self.baseline.name}' (run {self.baseline.run_id})"
+        if self.blocking:
+            return f"BLOCKED against {ref}: " + "; ".join(self.blocking_reasons) + "."
+        gated = [t for t in self.tasks if t.gated]
+        inc = sum(t.decision == "inconclusive" for t in gated)
+        tail = f", {inc} inconclusive (not blocking by policy)" if inc else ""
+        powered = [t for t in gated if t.mde is not None]
+        if powered:
+            weak = max(powered, key=lambda t: t.mde or 0.0)
+            tail += f"; 80% power for drops of {fmt_delta(weak.mde, weak.percent, signed=False)} on {weak.name}"
+        wrong = sum(t.newly_wrong for t in self.tasks)
+        right = sum(t.newly_right for t in self.tasks)
+        tail += f"; {wrong} items newly wrong, {right} newly right"
+        return f"PASSED against {ref}: no gated task dropped more than allowed ({len(gated)} gated{tail})."
+
+
+def fmt_delta(value: float | None, percent: bool, signed: bool = True) -> str:
+    """Metric units as people read them: points (x100) for proportions."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "undetectable"
+    v = value * 100 if percent else value
+    out = f"{v:+.1f}" if signed else f"{v:.1f}"
+    if percent:
+        out += " pts"
+    return out
+
+
+def default_thresholds(baseline: EvalRecord) -> Thresholds:
+    """Without a thresholds file: every baseline task is gated and no significant drop is allowed."""
+    tasks = {
+        t.name: TaskThreshold(metric=t.metric, higher_is_better=t.higher_is_better, max_drop=0.0)
+        for t in baseline.tasks
+        if t.status == "ok"
+    }
+    return Thresholds(tasks=tasks)
+
+
+def file_baseline_ref(baseline: EvalRecord, path: str) -> BaselineRef:
+    """The reference of a baseline given as a record file rather than a frozen MLflow run."""
+    return BaselineRef(
+        name=path,
+        run_id=baseline.mlflow_run_id or "none",
+        frozen_at=baseline.created_at,
+        frozen_by="record file",
+        tracking_uri="",
+    )
+
+
+def _not_comparable(
+    name: str, kind: str, th: TaskThreshold | None, t: TaskResult | None, reason: str, policy: Policy,
+    c: TaskResult | None = None, b: TaskResult | None = None,
+) -> TaskComparison:  # fmt: skip
+    gated = th is not None and th.max_drop is not None
+    return TaskComparison(
+        baseline_value=b.value if b else None,
+        candidate_value=c.value if c else None,
+        name=name,
+        kind=kind,
+        metric=(t.metric if t else th.metric if th else ""),
+        higher_is_better=(t.higher_is_better if t else th.higher_is_better if th else True),
+        gated=gated,
+        decision="not_comparable",
+        reason=reason,
+        blocking=gated and policy.block_on_not_comparable,
+        allowance=(th.max_drop or 0.0) if gated and th else 0.0,
+        chance=t.chance if t else None,
+    )
+
+
+def _check_threshold(name: str, th: TaskThreshold, t: TaskResult, thresholds: Thresholds) -> None:
+    where = thresholds.path or "thresholds"
+    if th.metric != t.metric:
+        raise ConfigError(
+            f"{where}: tasks.{name}.metric: '{th.metric}' but the record measured '{t.metric}'; "
+            f"set metric: {t.metric} or re-run the suite with that metric"
+        )
+    if th.higher_is_better != t.higher_is_better:
+        raise ConfigError(
+            f"{where}: tasks.{name}.higher_is_better: {th.higher_is_better} but lm-eval says "
+            f"{t.higher_is_better} for {t.metric}; fix the thresholds file"
+        )
+
+
+def _compare_task(name, c, b, th, setup, alpha, policy) -> tuple[TaskComparison, stats.PairedDiff | None]:
+    """A task's comparison before Holm: the decision is finished in `compare`."""
+    kind = (c or b).kind
+    if c is None:
+        return _not_comparable(name, kind, th, b, "missing from the candidate record", policy, c, b), None
+    if b is None:
+        return _not_comparable(name, kind, th, c, "missing from the baseline record", policy, c, b), None
+    for who, t in (("candidate", c), ("baseline", b)):
+        if t.status != "ok":
+            why = f"skipped in the {who} record" + (f": {t.skip_reason}" if t.skip_reason else "")
+            return _not_comparable(name, kind, th, c, why, policy, c, b), None
+    diffs = setup + task_differences(c, b)
+    if diffs:
+        return _not_comparable(name, kind, th, c, "; ".join(diffs), policy, c, b), None
+    pairing = pair_items(c, b)
+    if isinstance(pairing, str):
+        return _not_comparable(name, kind, th, c, pairing, policy, c, b), None
+    if len(pairing.pairs) < 2:
+        why = f"only {len(pairing.pairs)} items share doc id, doc hash and prompt hash"
+        if pairing.hash_mismatch:
+            why += f" ({pairing.hash_mismatch} have the same doc id but a different doc or prompt)"
+        return _not_comparable(name, kind, th, c, why, policy, c, b), None
+    pairs = pairing.pairs
+    cs = [ic.score for ic, _ in pairs]
+    bs = [ib.score for _, ib in pairs]
+    groups = [ic.group for ic, _ in pairs]
+    diff = stats.paired_difference(cs, bs, groups, alpha)
+    percent = all(0.0 <= s <= 1.0 for s in cs + bs)
+    gated = th is not None and th.max_drop is not None
+    allowance = th.max_drop if gated and th and th.max_drop is not None else 0.0
+    mde = stats.minimum_detectable_drop(
+        diff.n, diff.item_variance, alpha, stats.DEFAULT_POWER, allowance, diff.df, bounded=percent
+    )
+    near = False
+    if c.chance is not None:
+        for scores in (bs, cs):
+            iv = stats.mean_interval(scores, groups, alpha)
+            near = near or (iv.low <= c.chance if c.higher_is_better else iv.high >= c.chance)
+    sign = 1 if c.higher_is_better else -1
+    wrong, right = flipped_items(pairs, sign, True), flipped_items(pairs, sign, False)
+    tc = TaskComparison(
+        name=name,
+        kind=kind,
+        metric=c.metric,
+        higher_is_better=c.higher_is_better,
+        gated=gated,
+        decision="",
+        reason="",
+        blocking=False,
+        allowance=allowance,
+        baseline_value=sum(bs) / len(bs),
+        candidate_value=sum(cs) / len(cs),
+        delta=diff.delta,
+        ci_low=diff.low,
+        ci_high=diff.high,
+        p_value=diff.p_value,
+        mde=mde,
+        method=diff.method,
+        n_paired=diff.n,
+        n_clusters=diff.n_clusters,
+        n_unpaired=pairing.unpaired,
+        percent=percent,
+        chance=c.chance,
+        near_chance=near,
+        newly_wrong=len(wrong),
+        newly_right=len(right),
+        newly_wrong_examples=tuple(wrong[:MAX_EXAMPLES]),
+        newly_right_examples=tuple(right[:MAX_EXAMPLES]),
+    )
+    return tc, diff
+
+
+def _decide(tc: TaskComparison, p_adj: float, alpha: float, family: int, policy: Policy) -> TaskComparison:
+    assert tc.delta is not None and tc.ci_low is not None and tc.ci_high is not None
+    sign = 1 if tc.higher_is_better else -1
+    lo, hi = sorted((sign * tc.ci_low, sign * tc.ci_high))
+    a, pc = tc.allowance, tc.percent
+    ci = f"{int(round((1 - alpha) * 100))}% CI {fmt_delta(tc.ci_low, pc)} to {fmt_delta(tc.ci_high, pc)}"
+    allowed = f"allowed drop {fmt_delta(a, pc, signed=False)}"
+    sig = p_adj < alpha
+    if hi < -a and sig:
+        decision = "regressed"
+        why = f"dropped {fmt_delta(abs(tc.delta), pc, signed=False)} ({ci}), beyond the {allowed}"
+    elif hi < -a:
+        decision = "inconclusive"
+        why = f"interval below the {allowed} but not significant after Holm over {family} tasks (p={p_adj:.3g})"
+    elif lo > 0 and sig:
+        decision, why = "improved", f"improved {fmt_delta(tc.delta, pc)} ({ci})"
+    elif lo >= -a:
+        decision, why = "ok", f"no drop beyond the {allowed} ({ci})"
+    else:
+        decision = "inconclusive"
+        why = f"a drop beyond the {allowed} is not ruled out ({ci})"
+    if decision in ("ok", "inconclusive") and tc.mde is not None:
+        why += f"; 80% power only for drops of {fmt_delta(tc.mde, pc, signed=False)} or more at n={tc.n_paired}"
+    if tc.near_chance:
+        chance = f"{tc.chance:.1%}" if pc else f"{tc.chance:g}"
+        why += f"; near chance ({chance}), so a regression here is nearly invisible"
+    if tc.n_unpaired:
+        why += f"; {tc.n_unpaired} items unpaired (only in one record, or doc/prompt hash differs)"
+    blocking = tc.gated and (decision == "regressed" or (decision == "inconclusive" and policy.inconclusive_blocks))
+    values = {f.name: getattr(tc, f.name) for f in fields(tc)}
+    values.update(decision=decision, reason=why, blocking=blocking, p_adjusted=p_adj)
+    return TaskComparison(**values)
+
+
+def _forgetting(tasks: list[TaskComparison]) -> Forgetting | None:
+    def move(t: TaskComparison) -> TaskMove:
+        assert t.delta is not None and t.ci_low is not None and t.ci_high is not None
+        sig = t.decision in ("regressed", "improved")
+        return TaskMove(t.name, t.delta, t.ci_low, t.ci_high, sig, t.percent)
+
+    losses = [move(t) for t in tasks if t.kind == "general" and t.decision == "regressed"]
+    gains = [
+        move(t)
+        for t in tasks
+        if t.kind == "domain" and t.delta is not None and (t.delta > 0) == t.higher_is_better and t.delta != 0
+    ]
+    if not losses or not gains:
+        return None
+
+    def say(m: TaskMove) -> str:
+        note = "significant" if m.significant else "not significant"
+        return f"{m.name} {fmt_delta(m.delta, m.percent)} ({note})"
+
+    msg = (
+        "Catastrophic forgetting: domain tasks improved ("
+        + ", ".join(say(m) for m in gains)
+        + ") while general tasks regressed ("
+        + ", ".join(say(m) for m in losses)
+        + ")"
+    )
+    return Forgetting(tuple(gains), tuple(losses), msg)
+
+
+def compare(
+    candidate: EvalRecord,
+    baseline: EvalRecord,
+    thresholds: Thresholds | None,
+    baseline_ref: BaselineRef,
+) -> Comparison:
+    """Pair the two records' items task by task and decide, once, whether the candidate blocks."""
+    source = str(thresholds.path) if thresholds and thresholds.path else "thresholds (in memory)"
+    if thresholds is None:
+        thresholds = default_thresholds(baseline)
+        source = "default: every baseline task gated, no significant drop allowed"
+    policy, alpha = thresholds.policy, thresholds.alpha
+    ctasks = {t.name: t for t in candidate.tasks}
+    btasks = {t.name: t for t in baseline.tasks}
+    names = list(thresholds.tasks)
+    names += [n for n in list(ctasks) + list(btasks) if n not in names]
+    names = list(dict.fromkeys(names))
+    setup = setup_differences(candidate, baseline)
+    drafts: list[tuple[TaskComparison, stats.PairedDiff | None]] = []
+    for name in names:
+        th = thresholds.tasks.get(name)
+        c, b = ctasks.get(name), btasks.get(name)
+        if c is None and b is None:
+            assert th is not None
+            drafts.append((_not_comparable(name, "general", th, None, "missing from both records", policy), None))
+            continue
+        if th is not None:
+            for t in (c, b):
+                if t is not None and t.status == "ok":
+                    _check_threshold(name, th, t, thresholds)
+        tc, diff = _compare_task(name, c, b, th, setup, alpha, policy)
+        drafts.append((tc, diff))
+    finished: dict[str, TaskComparison] = {}
+    for gated in (True, False):
+        family = [(tc, d) for tc, d in drafts if d is not None and tc.gated == gated]
+        adjusted = stats.holm([d.p_value for _, d in family])
+        for (tc, _), p_adj in zip(family, adjusted, strict=True):
+            finished[tc.name] = _decide(tc, p_adj, alpha, len(family), policy)
+    tasks = [finished.get(tc.name, tc) for tc, _ in drafts]
+    forgetting = _forgetting(tasks)
+    reasons = []
+    for t in tasks:
+        if t.blocking:
+            if t.decision == "regressed":
+                reasons.append(
+                    f"{t.name} regressed {fmt_delta(t.delta, t.percent)} "
+                    f"(allowed -{_pts(t)}; {t.newly_wrong} items newly wrong, {t.newly_right} newly right)"
+                )
+            elif t.decision == "inconclusive":
+                reasons.append(f"{t.name} inconclusive: a drop beyond {_pts(t)} not ruled out")
+            else:
+                reasons.append(f"{t.name} not comparable: {t.reason}")
+    if forgetting and policy.block_on_forgetting:
+        reasons.append(forgetting.message)
+    return Comparison(
+        baseline=baseline_ref,
+        baseline_model=baseline.model.id,
+        baseline_fingerprint=baseline.model.fingerprint,
+        candidate_model=candidate.model.id,
+        candidate_fingerprint=candidate.model.fingerprint,
+        candidate_run_id=candidate.mlflow_run_id,
+        alpha=alpha,
+        power=stats.DEFAULT_POWER,
+        policy=policy,
+        thresholds_source=source,
+        setup_differences=tuple(setup),
+        tasks=tuple(tasks),
+        forgetting=forgetting,
+        blocking_reasons=tuple(reasons),
+    )
+
+
+def _pts(t: TaskComparison) -> str:
+    return fmt_delta(t.allowance, t.percent, signed=False)

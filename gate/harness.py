@@ -1,0 +1,138 @@
+"""The one boundary with lm-eval's output format.
+
+lm-eval reports metrics under keys like "acc,none" and "acc_stderr,none" and logs samples as
+dicts; this module turns one leaf task's share of that into frozen dataclasses. Past here no
+code indexes by those strings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from gate.errors import ConfigError, EvalFailed
+from gate.record import GenerationSettings, ItemOutcome
+
+EXCERPT_CHARS = 300
+PREDICTION_CHARS = 200
+
+# Config fields that say where the data came from, not what is measured: the per-item doc hash
+# already covers the data, and the same task read from the hub or a data dir must hash alike.
+_UNHASHED_CONFIG = ("dataset_path", "dataset_name", "dataset_kwargs", "metadata")
+
+
+@dataclass(frozen=True)
+class LeafResult:
+    """One leaf task of one lm-eval run."""
+
+    name: str
+    value: float
+    stderr: float | None
+    higher_is_better: bool
+    output_type: str
+    task_hash: str
+    items: tuple[ItemOutcome, ...]
+    chance: float | None
+    generation: GenerationSettings | None
+    raw_samples: tuple[dict[str, Any], ...]  # lm-eval's logged samples for this leaf and filter, for domain scorers
+
+
+def _num(x: Any) -> float | None:
+    if x is None or x == "N/A":
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+def config_hash(config: dict[str, Any], version: Any, lm_eval_version: str) -> str:
+    kept = {k: v for k, v in config.items() if k not in _UNHASHED_CONFIG}
+    blob = json.dumps({"config": kept, "version": version, "lm_eval": lm_eval_version}, sort_keys=True, default=str)
+    return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _item_score(sample: dict[str, Any], metric: str, leaf: str) -> float:
+    if metric not in sample:
+        raise ConfigError(
+            f"task '{leaf}': metric '{metric}' is not produced per item; it has {', '.join(sample['metrics'])}"
+        )
+    v = sample[metric]
+    if isinstance(v, list | tuple):  # e.g. IFEval's instruction-level accuracy: one bool per instruction
+        return sum(float(x) for x in v) / len(v) if v else 0.0
+    if isinstance(v, bool | int | float):
+        return float(v)
+    raise ConfigError(f"task '{leaf}': metric '{metric}' gives {type(v).__name__} per item; choose a numeric metric")
+
+
+def _prediction(sample: dict[str, Any], output_type: str) -> str:
+    resps = sample.get("filtered_resps") or []
+    if output_type == "multiple_choice" and resps and isinstance(resps[0], list | tuple):
+        lls = [r[0] for r in resps]
+        best = max(range(len(lls)), key=lls.__getitem__)
+        return str(sample["arguments"][best][1]).strip()[:PREDICTION_CHARS]
+    if resps:
+        return str(resps[0])[:PREDICTION_CHARS]
+    return ""
+
+
+def parse_leaf(results: dict[str, Any], leaf: str, metric: str, filter_name: str, group: str | None) -> LeafResult:
+    """Typed view of one leaf task in the dict `simple_evaluate` returned."""
+    res = results["results"].get(leaf)
+    if res is None:
+        raise EvalFailed(f"task '{leaf}': lm-eval returned no results for it")
+    key = f"{metric},{filter_name}"
+    if key not in res:
+        have = sorted(k for k in res if "," in k and "_stderr" not in k)
+        raise ConfigError(f"task '{leaf}': lm-eval reports no metric '{key}'; it reports {', '.join(have)}")
+    config = results["configs"][leaf]
+    output_type = config.get("output_type", "")
+    samples = [s for s in results["samples"].get(leaf, []) if s.get("filter") == filter_name]
+    items = []
+    for s in samples:
+        context = s["arguments"][0][0] if s["arguments"] else ""
+        items.append(
+            ItemOutcome(
+                doc_id=int(s["doc_id"]),
+                score=_item_score(s, metric, leaf),
+                doc_hash=s["doc_hash"],
+                prompt_hash=s["prompt_hash"],
+                group=group,
+                excerpt=str(context)[-EXCERPT_CHARS:],
+                prediction=_prediction(s, output_type),
+            )
+        )
+    chance = None
+    if output_type == "multiple_choice" and samples:
+        chance = sum(1.0 / len(s["arguments"]) for s in samples) / len(samples)
+    generation = None
+    if output_type == "generate_until":
+        g = config.get("generation_kwargs") or {}
+        until = g.get("until") or []
+        generation = GenerationSettings(
+            max_gen_toks=g.get("max_gen_toks"),
+            until=tuple([until] if isinstance(until, str) else until),
+            do_sample=bool(g.get("do_sample", False)),
+            temperature=_num(g.get("temperature")),
+        )
+    hib = results["higher_is_better"].get(leaf, {}).get(metric)
+    if hib is None:
+        raise ConfigError(
+            f"task '{leaf}': lm-eval does not say whether higher '{metric}' is better; choose another metric"
+        )
+    return LeafResult(
+        name=leaf,
+        value=float(res[key]),
+        stderr=_num(res.get(f"{metric}_stderr,{filter_name}")),
+        higher_is_better=bool(hib),
+        output_type=output_type,
+        task_hash=config_hash(config, results["versions"].get(leaf), results.get("lm_eval_version", "")),
+        items=tuple(sorted(items, key=lambda i: i.doc_id)),
+        chance=chance,
+        generation=generation,
+        raw_samples=tuple(samples),
+    )

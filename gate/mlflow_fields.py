@@ -1,0 +1,93 @@
+"""How an EvalRecord is written into MLflow: param and metric names, and values MLflow accepts.
+
+Pure: imports no MLflow, so the naming rules are testable on their own.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+from gate.record import EvalRecord
+
+_BAD_KEY_CHARS = re.compile(r"[^\w.\- ]")  # MLflow also allows '/', kept as the separator
+
+
+def metric_key(task: str, metric: str) -> str:
+    """`arc_easy` + `acc_norm,none` -> `arc_easy/acc_norm`; MLflow rejects commas in names."""
+    name, _, filt = metric.partition(",")
+    if filt and filt != "none":
+        name = f"{name}_{filt}"
+    return mlflow_key(task, name)
+
+
+def mlflow_key(*parts: str) -> str:
+    # Each part sanitised on its own so '/' only ever separates parts (MLflow rejects 'a//b').
+    return "/".join(_BAD_KEY_CHARS.sub("_", p).strip() or "_" for p in parts)
+
+
+def default_who() -> str:
+    if os.environ.get("GITHUB_ACTOR"):
+        return os.environ["GITHUB_ACTOR"]
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no passwd entry in some containers
+        return "unknown"
+
+
+def safe_uri(uri: str) -> str:
+    """The URI without any user:password, for messages and records."""
+    parts = urlsplit(uri)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit(parts._replace(netloc=netloc))
+    return uri
+
+
+def run_params(record: EvalRecord) -> dict[str, object]:
+    m, s, v = record.model, record.suite, record.versions
+    return {
+        "model.id": m.id,
+        "model.revision": m.revision,
+        "model.fingerprint": m.fingerprint,
+        "model.dtype": m.dtype,
+        "model.quantization": m.quantization,
+        "model.batch_size": m.batch_size,
+        "model.device": m.device,
+        "model.backend": m.backend,
+        "model.gguf_file": m.gguf_file,
+        "model.chat_template": m.chat_template,
+        "model.fewshot_as_multiturn": m.fewshot_as_multiturn,
+        "suite.name": s.name,
+        "suite.version": s.version,
+        "suite.hash": s.hash,
+        "versions.gate": v.gate,
+        "versions.lm_eval": v.lm_eval,
+        "versions.transformers": v.transformers,
+        "versions.torch": v.torch,
+        "versions.python": v.python,
+        "sampling.source": record.sampling.source,
+        "sampling.n": record.sampling.n,
+        "sampling.seed": record.sampling.seed,
+    }
+
+
+def run_metrics(record: EvalRecord) -> dict[str, float]:
+    out: dict[str, float] = {
+        "timing/wall_seconds": record.timing.wall_seconds,
+        "timing/items_per_second": record.timing.items_per_second,
+    }
+    for t in record.tasks:
+        if t.value is None:
+            continue  # skipped task: nothing measured, and MLflow metrics cannot be null
+        name = metric_key(t.name, t.metric)
+        out[name] = t.value
+        if t.stderr is not None:
+            out[f"{name}_stderr"] = t.stderr
+        out[mlflow_key(t.name, "n")] = float(t.n)
+        for cat, score in t.category_scores.items():
+            out[mlflow_key(t.name, "category", cat)] = score
+    return out

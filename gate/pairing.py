@@ -1,0 +1,110 @@
+"""Which tasks and items of two records can be compared, and which items changed.
+
+Pure: records in, pairs out. Two tasks are comparable only when everything that changes the
+measurement agrees (lm-eval version, task hash, few-shot count, model dtype, quantization,
+batch size, chat template, generation settings); two items pair only when their doc id
+(within their group) and their doc and prompt hashes agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gate.record import EvalRecord, ItemOutcome, TaskResult
+
+EXCERPT_CHARS = 160
+
+
+@dataclass(frozen=True)
+class FlippedItem:
+    """An item whose score moved between baseline and candidate (e.g. right -> wrong)."""
+
+    doc_id: int
+    group: str | None
+    excerpt: str
+    baseline_score: float
+    candidate_score: float
+    baseline_prediction: str
+    candidate_prediction: str
+
+
+_MODEL_SETUP = ("dtype", "quantization", "batch_size", "chat_template", "fewshot_as_multiturn", "backend")
+
+
+def setup_differences(cand: EvalRecord, base: EvalRecord) -> list[str]:
+    out = []
+    if cand.versions.lm_eval != base.versions.lm_eval:
+        out.append(f"lm-eval version differs (baseline {base.versions.lm_eval}, candidate {cand.versions.lm_eval})")
+    for f in _MODEL_SETUP:
+        b, c = getattr(base.model, f), getattr(cand.model, f)
+        if b != c:
+            out.append(f"model {f} differs (baseline {b}, candidate {c})")
+    return out
+
+
+def task_differences(c: TaskResult, b: TaskResult) -> list[str]:
+    out = []
+    for f in ("metric", "higher_is_better", "task_hash", "num_fewshot", "output_type", "generation"):
+        bv, cv = getattr(b, f), getattr(c, f)
+        if bv != cv:
+            label = {"task_hash": "lm-eval task hash", "num_fewshot": "few-shot count"}.get(f, f)
+            out.append(f"{label} differs (baseline {_short(bv)}, candidate {_short(cv)})")
+    return out
+
+
+def _short(v: Any) -> str:
+    s = str(v)
+    return s[:19] + "…" if len(s) > 20 else s
+
+
+def _clean(text: str) -> str:
+    s = " ".join(text.split())
+    return s if len(s) <= EXCERPT_CHARS else "…" + s[-(EXCERPT_CHARS - 1) :]
+
+
+@dataclass(frozen=True)
+class Pairing:
+    pairs: list[tuple[ItemOutcome, ItemOutcome]]  # (candidate, baseline), in (group, doc_id) order
+    unpaired: int
+    hash_mismatch: int
+
+
+def pair_items(c: TaskResult, b: TaskResult) -> Pairing | str:
+    def index(t: TaskResult, who: str) -> dict[tuple[str, int], ItemOutcome] | str:
+        out: dict[tuple[str, int], ItemOutcome] = {}
+        for it in t.items:
+            key = (it.group or "", it.doc_id)
+            if key in out:
+                return f"{who} record lists doc {it.doc_id} of {it.group or t.name} twice; items cannot be paired"
+            out[key] = it
+        return out
+
+    ci, bi = index(c, "candidate"), index(b, "baseline")
+    if isinstance(ci, str):
+        return ci
+    if isinstance(bi, str):
+        return bi
+    pairs, mismatch = [], 0
+    for key in sorted(ci.keys() & bi.keys()):
+        ic, ib = ci[key], bi[key]
+        if ic.doc_hash == ib.doc_hash and ic.prompt_hash == ib.prompt_hash:
+            pairs.append((ic, ib))
+        else:
+            mismatch += 1
+    unpaired = len(ci.keys() ^ bi.keys()) + mismatch
+    return Pairing(pairs, unpaired, mismatch)
+
+
+def flipped_items(pairs: list[tuple[ItemOutcome, ItemOutcome]], sign: int, worse: bool) -> list[FlippedItem]:
+    out = []
+    for ic, ib in pairs:
+        moved = sign * (ic.score - ib.score)
+        if (moved < 0) if worse else (moved > 0):
+            out.append(
+                FlippedItem(
+                    ic.doc_id, ic.group, _clean(ic.excerpt), ib.score, ic.score, _clean(ib.prediction),
+                    _clean(ic.prediction),
+                )
+            )  # fmt: skip
+    return out

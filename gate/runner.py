@@ -1,0 +1,258 @@
+"""Run a Suite on a loaded model through `lm_eval.simple_evaluate` and build the EvalRecord.
+
+Each suite task is expanded to its leaf tasks (MMLU's 57 subjects), items are chosen per leaf,
+and only the chosen leaves run, through lm-eval's `samples=`. A group's score is lm-eval's
+size-weighted mean over all its items, computed here from the same per-item outcomes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from gate import __version__
+from gate.config import Suite, TaskSpec
+from gate.data import expect_fewshot, task_manager
+from gate.errors import ConfigError, DataMissing, EvalFailed
+from gate.harness import LeafResult, parse_leaf
+from gate.models import LoadedModel
+from gate.record import EvalRecord, Sampling, SuiteInfo, TaskResult, Timing, Versions
+from gate.sampling import Selection, from_doc_ids, stratified
+
+BOOTSTRAP_ITERS = 1000  # stderr of non-mean metrics; lm-eval's 100k default costs minutes per task
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    data_dir: Path | None = None
+    sample: int | None = None
+    seed: int = 0
+    items_from: EvalRecord | None = None
+    max_gen_toks: int | None = None
+    progress: Callable[[str], None] | None = None
+
+
+# A hook for domain tasks (per-category scores, blocking failures); set by gate.domain when present.
+TaskPostProcessor = Callable[[TaskSpec, list[LeafResult], TaskResult], TaskResult]
+_post_processors: list[TaskPostProcessor] = []
+
+
+def register_post_processor(fn: TaskPostProcessor) -> None:
+    _post_processors.append(fn)
+
+
+@cache
+def _task_manager(data_dir: Path | None, include_paths: tuple[Path, ...]):
+    # Indexing lm-eval's few thousand task YAMLs takes seconds; do it once per process.
+    return task_manager(data_dir, include_paths)
+
+
+def versions() -> Versions:
+    return Versions(
+        gate=__version__,
+        lm_eval=version("lm_eval"),
+        transformers=version("transformers"),
+        torch=version("torch"),
+        python=platform.python_version(),
+    )
+
+
+def _unknown_task(name: str, tm: Any, suite: Suite) -> ConfigError:
+    close = difflib.get_close_matches(name, tm.all_tasks, n=3)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    return ConfigError(f"{suite.path}: tasks: unknown lm-eval task '{name}'{hint}; `lm-eval ls tasks` lists them")
+
+
+def _load_leaves(spec: TaskSpec, suite: Suite, opts: RunOptions) -> tuple[dict[str, Any], dict[str, Any]]:
+    tm = _task_manager(opts.data_dir.resolve() if opts.data_dir else None, suite.include_paths)
+    if spec.task not in tm.all_tasks:
+        raise _unknown_task(spec.task, tm, suite)
+    expect_fewshot(tm, spec.num_fewshot)
+    loaded = tm.load([spec.task])
+    return loaded["tasks"], loaded.get("groups", {})
+
+
+def _select(spec: TaskSpec, sizes: dict[str, int], opts: RunOptions) -> Selection:
+    if opts.items_from is not None:
+        try:
+            wanted = opts.items_from.doc_ids()[spec.task]
+        except KeyError:
+            raise ConfigError(
+                f"--items-from: that record has no task '{spec.task}'; it has {', '.join(opts.items_from.task_names())}"
+            ) from None
+        for leaf, ids in wanted.items():
+            if leaf not in sizes:
+                raise ConfigError(f"--items-from: subtask '{leaf}' of '{spec.task}' is not in this suite's task")
+            if ids and max(ids) >= sizes[leaf]:
+                raise ConfigError(
+                    f"--items-from: doc id {max(ids)} of '{leaf}' is past its {sizes[leaf]} items; "
+                    "the data differ from the record's"
+                )
+        return from_doc_ids(sizes, wanted, spec.task)
+    n = min(x for x in (spec.limit, opts.sample) if x is not None) if (spec.limit or opts.sample) else None
+    return stratified(sizes, n, opts.seed)
+
+
+def _weight_by_size(groups: dict[str, Any], name: str, metric: str) -> bool:
+    """Whether lm-eval aggregates this group's metric over items (True) or over subtask means."""
+    group = groups.get(name)
+    for agg in getattr(group, "aggregate_metric_list", None) or []:
+        if agg.metric == metric:
+            return bool(agg.weight_by_size)
+    return True
+
+
+def _combine(
+    spec: TaskSpec, leaves: list[LeafResult], is_group: bool, weight_by_size: bool, n_requested: int
+) -> TaskResult:
+    from lm_eval.api.metrics import pooled_sample_stderr
+
+    items = tuple(i for leaf in leaves for i in leaf.items)
+    n = len(items)
+    if not is_group:
+        value, stderr = leaves[0].value, leaves[0].stderr
+    else:
+        sizes = [len(leaf.items) for leaf in leaves]
+        if weight_by_size:
+            value = sum(leaf.value * s for leaf, s in zip(leaves, sizes, strict=True)) / n
+        else:
+            value = sum(leaf.value for leaf in leaves) / len(leaves)
+        stderrs = [leaf.stderr for leaf in leaves]
+        stderr = pooled_sample_stderr(stderrs, sizes) if None not in stderrs and all(s > 1 for s in sizes) else None
+    chances = [leaf.chance for leaf in leaves]
+    chance = None
+    if None not in chances:
+        chance = sum(c * len(leaf.items) for c, leaf in zip(chances, leaves, strict=True)) / n
+    first = leaves[0]
+    return TaskResult(
+        name=spec.task,
+        kind=spec.kind,
+        metric=spec.metric,
+        higher_is_better=first.higher_is_better,
+        value=value,
+        stderr=stderr,
+        n=n,
+        n_requested=n_requested,
+        num_fewshot=spec.num_fewshot,
+        task_hash=_combined_hash([leaf.task_hash for leaf in leaves]) if is_group else first.task_hash,
+        output_type=first.output_type,
+        chance=chance,
+        subtasks=tuple(leaf.name for leaf in leaves) if is_group else (),
+        items=items,
+        generation=first.generation,
+    )
+
+
+def _combined_hash(hashes: list[str]) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256("\n".join(sorted(hashes)).encode()).hexdigest()
+
+
+def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions) -> TaskResult:
+    """Evaluate one suite task; fail closed on a crash or on fewer items than asked."""
+    import lm_eval.evaluator
+
+    try:
+        leaves, groups = _load_leaves(spec, suite, opts)
+    except DataMissing as e:
+        if not spec.optional:
+            raise
+        return _skipped(spec, f"skipped: no data ({e})")
+    sizes = {name: len(t.eval_docs) for name, t in leaves.items()}
+    selection = _select(spec, sizes, opts)
+    chosen = [leaves[name] for name in selection.leaves()]
+    if not chosen:
+        raise ConfigError(f"{suite.path}: task '{spec.task}': no items selected; check --sample and the data")
+    max_gen = opts.max_gen_toks or spec.max_gen_toks
+    for task in chosen:
+        if max_gen and task.get_config("output_type") == "generate_until":
+            task.set_config(key="generation_kwargs", value={"max_gen_toks": max_gen}, update=True)
+    if opts.progress:
+        opts.progress(f"{spec.task}: {selection.total} items over {len(chosen)} task(s), {spec.num_fewshot}-shot")
+    try:
+        results = lm_eval.evaluator.simple_evaluate(
+            model=loaded.lm,
+            tasks=chosen,
+            num_fewshot=spec.num_fewshot,
+            samples={name: ids for name, ids in selection.doc_ids.items() if ids},
+            task_manager=_task_manager(opts.data_dir.resolve() if opts.data_dir else None, suite.include_paths),
+            apply_chat_template=suite.apply_chat_template,
+            fewshot_as_multiturn=suite.fewshot_as_multiturn,
+            bootstrap_iters=BOOTSTRAP_ITERS,
+            log_samples=True,
+        )
+    except (RuntimeError, ValueError, KeyError, IndexError, TypeError, AssertionError, OSError) as e:
+        raise EvalFailed(f"task '{spec.task}': lm-eval failed: {type(e).__name__}: {e}") from e
+    if results is None:
+        raise EvalFailed(f"task '{spec.task}': lm-eval returned no results (not rank 0?)")
+    is_group = spec.task not in leaves or len(leaves) > 1
+    parsed = []
+    for task in chosen:
+        name = task.task_name
+        leaf = parse_leaf(results, name, spec.metric, spec.filter, group=name if is_group else None)
+        asked = len(selection.doc_ids[name])
+        if len(leaf.items) != asked:
+            raise EvalFailed(f"task '{name}': lm-eval returned {len(leaf.items)} items, {asked} were asked for")
+        parsed.append(leaf)
+    result = _combine(spec, parsed, is_group, _weight_by_size(groups, spec.task, spec.metric), selection.total)
+    for post in _post_processors:
+        result = post(spec, parsed, result)
+    return result
+
+
+def _skipped(spec: TaskSpec, reason: str) -> TaskResult:
+    return TaskResult(
+        name=spec.task,
+        kind=spec.kind,
+        metric=spec.metric,
+        higher_is_better=True,
+        value=None,
+        stderr=None,
+        n=0,
+        n_requested=0,
+        num_fewshot=spec.num_fewshot,
+        task_hash="",
+        status="skipped",
+        skip_reason=reason,
+    )
+
+
+def run_suite(loaded: LoadedModel, suite: Suite, opts: RunOptions) -> EvalRecord:
+    """Evaluate every task of the suite with one loaded model; returns the record (not yet written)."""
+    start = time.perf_counter()
+    tasks = [run_task(loaded, suite, spec, opts) for spec in suite.tasks]
+    wall = time.perf_counter() - start
+    n_items = sum(t.n for t in tasks)
+    if opts.items_from is not None:
+        sampling = Sampling(n=None, seed=None, source="items-from")
+    elif opts.sample is not None:
+        sampling = Sampling(n=opts.sample, seed=opts.seed, source="sample")
+    else:
+        sampling = Sampling(n=None, seed=None, source="all")
+    info = loaded.info
+    from dataclasses import replace
+
+    model = replace(info, chat_template=suite.apply_chat_template, fewshot_as_multiturn=suite.fewshot_as_multiturn)
+    return EvalRecord(
+        model=model,
+        suite=SuiteInfo(name=suite.name, version=suite.version, hash=suite.hash),
+        versions=versions(),
+        tasks=tuple(tasks),
+        timing=Timing(wall_seconds=round(wall, 3), items_per_second=round(n_items / wall, 3) if wall > 0 else 0.0),
+        sampling=sampling,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _stderr_print(msg: str) -> None:
+    print(f"gate: {msg}", file=sys.stderr)

