@@ -241,3 +241,77 @@ def reuse_hook(cache: RequestCache | None = None, stats: CacheStats | None = Non
             reuse_requests(t, cache, stats)
 
     return prepare
+
+
+def _yaml_stamp(roots: list[Path]) -> str:
+    h = hashlib.sha256(version("lm_eval").encode())
+    for root in roots:
+        h.update(f"\0root {root}".encode())
+        for p in sorted(root.glob("**/*.yaml")):
+            st = p.stat()
+            h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def cached_task_manager(include_paths: tuple[Path, ...] | list[Path] = (), cache_dir: Path | None = None):
+    """lm-eval's TaskManager, its index of ~14k task YAMLs read from disk cache when none has changed.
+
+    lm-eval parses every task YAML on each start (seconds, paid again by every checkpoint); the index
+    is a pure function of those files, so it is cached keyed by the lm-eval version and each YAML's
+    path, size and mtime. Any surprise in lm-eval's internals falls back to a plain TaskManager.
+    """
+    import lm_eval.tasks
+    from lm_eval.tasks import TaskManager
+    from lm_eval.tasks._index import Entry, Kind, TaskIndex
+
+    roots = [Path(lm_eval.tasks.__file__).parent, *(Path(p) for p in include_paths)]
+    inc = [str(p) for p in include_paths] or None
+    try:
+        tm = TaskManager(include_defaults=False)
+        path = (cache_dir or default_cache_dir().parent) / "task-index" / f"{_yaml_stamp(roots)}.json"
+        try:
+            raw = json.loads(path.read_text())
+            index = {
+                k: Entry(
+                    name=e["name"],
+                    kind=Kind[e["kind"]],
+                    yaml_path=Path(e["yaml_path"]) if e["yaml_path"] else None,
+                    cfg=e["cfg"],
+                    tags=set(e["tags"]),
+                )
+                for k, e in raw.items()
+            }
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            index = TaskIndex.build(roots)
+            blob = {
+                k: {
+                    "name": e.name,
+                    "kind": e.kind.name,
+                    "yaml_path": str(e.yaml_path) if e.yaml_path else None,
+                    "cfg": e.cfg,
+                    "tags": sorted(e.tags),
+                }
+                for k, e in index.items()
+            }
+            try:
+                text = json.dumps(blob)
+            except TypeError:
+                text = None
+            if text is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(text)
+                os.replace(tmp, path)
+        tm.include_path = inc
+        tm._index = index
+        kinds: dict[Any, list[str]] = {}
+        for k, e in index.items():
+            kinds.setdefault(e.kind, []).append(k)
+        tm._all_tasks = sorted(index)
+        tm._all_subtasks = sorted(kinds.get(Kind.TASK, []) + kinds.get(Kind.PY_TASK, []))
+        tm._all_groups = sorted(kinds.get(Kind.GROUP, []))
+        tm._all_tags = sorted(kinds.get(Kind.TAG, []))
+        return tm
+    except (AttributeError, TypeError, ImportError):
+        return TaskManager(include_path=inc)
