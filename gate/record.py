@@ -249,6 +249,9 @@ def save(record: EvalRecord, path: str | Path, *, overwrite: bool = True) -> Pat
     try:
         with os.fdopen(fd, "w") as f:
             f.write(dumps(record))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a record is an ordinary file
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

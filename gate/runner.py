@@ -29,6 +29,7 @@ from gate.judge import Judge
 from gate.models import LoadedModel
 from gate.record import EvalRecord, Sampling, SuiteInfo, TaskResult, Timing, Versions
 from gate.sampling import Selection, from_doc_ids, stratified
+from gate.stats import mean_interval
 
 BOOTSTRAP_ITERS = 1000  # stderr of non-mean metrics; lm-eval's 100k default costs minutes per task
 
@@ -42,6 +43,10 @@ class RunOptions:
     max_gen_toks: int | None = None
     progress: Callable[[str], None] | None = None
     judge: Judge | None = None  # scores domain tasks that have a judge_rubric
+    # Exact doc ids per suite task and leaf (gate.early evaluates chunks of a seeded order this way).
+    doc_ids: dict[str, dict[str, list[int]]] | None = None
+    # Called with the leaf task objects right before lm-eval evaluates them (gate.setup_cache hooks in here).
+    prepare_tasks: Callable[[list[Any]], None] | None = None
 
 
 # A hook for domain tasks (per-category scores, blocking failures); set by gate.domain when present.
@@ -84,7 +89,17 @@ def _load_leaves(spec: TaskSpec, suite: Suite, opts: RunOptions) -> tuple[dict[s
     return loaded["tasks"], loaded.get("groups", {})
 
 
+def validate_suite(suite: Suite, data_dir: Path | None) -> None:
+    """Fail on unknown task names before any model is loaded."""
+    tm = _task_manager(data_dir.resolve() if data_dir else None, suite.include_paths)
+    for spec in suite.tasks:
+        if spec.task not in tm.all_tasks:
+            raise _unknown_task(spec.task, tm, suite)
+
+
 def _select(spec: TaskSpec, sizes: dict[str, int], opts: RunOptions) -> Selection:
+    if opts.doc_ids is not None and spec.task in opts.doc_ids:
+        return from_doc_ids(sizes, opts.doc_ids[spec.task], spec.task)
     if opts.items_from is not None:
         try:
             wanted = opts.items_from.doc_ids()[spec.task]
@@ -130,7 +145,10 @@ def _combine(
         else:
             value = sum(leaf.value for leaf in leaves) / len(leaves)
         stderrs = [leaf.stderr for leaf in leaves]
-        stderr = pooled_sample_stderr(stderrs, sizes) if None not in stderrs and all(s > 1 for s in sizes) else None
+        if None not in stderrs and all(s > 1 for s in sizes):
+            stderr = pooled_sample_stderr(stderrs, sizes)
+        else:  # subtasks with one item have no stderr of their own; cluster by subtask instead
+            stderr = mean_interval([i.score for i in items], [i.group for i in items]).stderr
     chances = [leaf.chance for leaf in leaves]
     chance = None
     if None not in chances:
@@ -184,6 +202,8 @@ def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions
             task.set_config(key="generation_kwargs", value={"max_gen_toks": max_gen}, update=True)
     if opts.progress:
         opts.progress(f"{spec.task}: {selection.total} items over {len(chosen)} task(s), {spec.num_fewshot}-shot")
+    if opts.prepare_tasks is not None:
+        opts.prepare_tasks(chosen)
     try:
         results = lm_eval.evaluator.simple_evaluate(
             model=loaded.lm,
