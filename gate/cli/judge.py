@@ -55,8 +55,11 @@ def calibrate_cmd(
 
     A reply that breaks the judge schema counts as "fail", never as "pass".
 
-    Example: gate judge calibrate --labels suites/domain/support_policy/judge_labels.jsonl
-    --rubric suites/domain/support_policy/rubrics/support_quality.yaml --judge-model hf:./models/judge --min-kappa 0.6
+    \b
+    Example:
+      gate judge calibrate --labels suites/domain/support_policy/judge_labels.jsonl \\
+          --rubric suites/domain/support_policy/rubrics/support_quality.yaml \\
+          --judge-model hf:./models/judge --min-kappa 0.6
     """
     if (judge_model is None) == (replies is None):
         raise ConfigError("judge calibrate: give exactly one of --judge-model or --replies")
