@@ -12,7 +12,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from importlib.metadata import version
@@ -22,11 +22,14 @@ from typing import Any
 from gate import __version__
 from gate.config import Suite, TaskSpec
 from gate.data import expect_fewshot, task_manager
+from gate.domain import judge_missing, post_process
 from gate.errors import ConfigError, DataMissing, EvalFailed
 from gate.harness import LeafResult, parse_leaf
+from gate.judge import Judge
 from gate.models import LoadedModel
 from gate.record import EvalRecord, Sampling, SuiteInfo, TaskResult, Timing, Versions
 from gate.sampling import Selection, from_doc_ids, stratified
+from gate.stats import mean_interval
 
 BOOTSTRAP_ITERS = 1000  # stderr of non-mean metrics; lm-eval's 100k default costs minutes per task
 
@@ -39,6 +42,7 @@ class RunOptions:
     items_from: EvalRecord | None = None
     max_gen_toks: int | None = None
     progress: Callable[[str], None] | None = None
+    judge: Judge | None = None  # scores domain tasks that have a judge_rubric
     # Exact doc ids per suite task and leaf (gate.early evaluates chunks of a seeded order this way).
     doc_ids: dict[str, dict[str, list[int]]] | None = None
     # Called with the leaf task objects right before lm-eval evaluates them (gate.setup_cache hooks in here).
@@ -80,9 +84,17 @@ def _load_leaves(spec: TaskSpec, suite: Suite, opts: RunOptions) -> tuple[dict[s
     tm = _task_manager(opts.data_dir.resolve() if opts.data_dir else None, suite.include_paths)
     if spec.task not in tm.all_tasks:
         raise _unknown_task(spec.task, tm, suite)
-    expect_fewshot(tm, spec.num_fewshot)
+    expect_fewshot(tm, spec.num_fewshot, spec.fewshot_split)
     loaded = tm.load([spec.task])
     return loaded["tasks"], loaded.get("groups", {})
+
+
+def validate_suite(suite: Suite, data_dir: Path | None) -> None:
+    """Fail on unknown task names before any model is loaded."""
+    tm = _task_manager(data_dir.resolve() if data_dir else None, suite.include_paths)
+    for spec in suite.tasks:
+        if spec.task not in tm.all_tasks:
+            raise _unknown_task(spec.task, tm, suite)
 
 
 def _select(spec: TaskSpec, sizes: dict[str, int], opts: RunOptions) -> Selection:
@@ -133,7 +145,10 @@ def _combine(
         else:
             value = sum(leaf.value for leaf in leaves) / len(leaves)
         stderrs = [leaf.stderr for leaf in leaves]
-        stderr = pooled_sample_stderr(stderrs, sizes) if None not in stderrs and all(s > 1 for s in sizes) else None
+        if None not in stderrs and all(s > 1 for s in sizes):
+            stderr = pooled_sample_stderr(stderrs, sizes)
+        else:  # subtasks with one item have no stderr of their own; cluster by subtask instead
+            stderr = mean_interval([i.score for i in items], [i.group for i in items]).stderr
     chances = [leaf.chance for leaf in leaves]
     chance = None
     if None not in chances:
@@ -174,6 +189,8 @@ def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions
         if not spec.optional:
             raise
         return _skipped(spec, f"skipped: no data ({e})")
+    if (reason := judge_missing(spec, opts.judge)) is not None:
+        return _skipped(spec, reason)
     sizes = {name: len(t.eval_docs) for name, t in leaves.items()}
     selection = _select(spec, sizes, opts)
     chosen = [leaves[name] for name in selection.leaves()]
@@ -213,9 +230,19 @@ def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions
             raise EvalFailed(f"task '{name}': lm-eval returned {len(leaf.items)} items, {asked} were asked for")
         parsed.append(leaf)
     result = _combine(spec, parsed, is_group, _weight_by_size(groups, spec.task, spec.metric), selection.total)
+    result = post_process(spec, [s for leaf in parsed for s in leaf.raw_samples], result, opts.judge)
+    if spec.fewshot_split and any(t.get_config("fewshot_split") == spec.fewshot_split for t in chosen):
+        result = replace(result, notes=(*result.notes, _fewshot_note(spec)))
     for post in _post_processors:
         result = post(spec, parsed, result)
     return result
+
+
+def _fewshot_note(spec: TaskSpec) -> str:
+    return (
+        f"few-shot examples drawn first-n from the '{spec.fewshot_split}' split (the task's own pool is not in the "
+        "data dir); the evaluated item is left out of its own prompt; not comparable with published scores"
+    )
 
 
 def _skipped(spec: TaskSpec, reason: str) -> TaskResult:
