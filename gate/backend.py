@@ -176,6 +176,7 @@ class PrefixCachedHFLM(HFLM):
             full_mask = torch.cat([parent.mask[rows], mask], dim=1)
         keep = max(_keep(node) for node, _ in chunk)
         has_kids = any(node.children for node, _ in chunk)
+        extra = {"logits_to_keep": max(keep, 1)} if self._keeps_logits() else {}
         with torch.autocast(
             device_type=dev.type if isinstance(dev, torch.device) else torch.device(dev).type,
             dtype=self.mixed_precision_dtype,
@@ -187,7 +188,7 @@ class PrefixCachedHFLM(HFLM):
                 position_ids=pos,
                 past_key_values=cache,
                 use_cache=has_kids,
-                logits_to_keep=max(keep, 1),
+                **extra,
             )
         st = self.forward_stats
         st.calls += 1
@@ -196,6 +197,14 @@ class PrefixCachedHFLM(HFLM):
         if keep:
             self._gather(chunk, out.logits[:, -keep:, :] if out.logits.shape[1] > keep else out.logits, keep)
         return _Level(cache=out.past_key_values if has_kids else None, mask=full_mask)
+
+    def _keeps_logits(self) -> bool:
+        """Whether the model can skip the vocabulary projection of unscored positions (most HF causal LMs)."""
+        if not hasattr(self, "_logits_to_keep"):
+            import inspect
+
+            self._logits_to_keep = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        return self._logits_to_keep
 
     def _gather(self, chunk: list[tuple[Node, int]], logits: torch.Tensor, keep: int) -> None:
         """Log-probabilities and greedy matches of every scored position in this batch."""

@@ -253,7 +253,9 @@ def _yaml_stamp(roots: list[Path]) -> str:
     return h.hexdigest()
 
 
-def cached_task_manager(include_paths: tuple[Path, ...] | list[Path] = (), cache_dir: Path | None = None):
+def cached_task_manager(
+    include_paths: tuple[Path, ...] | list[Path] = (), cache_dir: Path | None = None, include_defaults: bool = True
+):
     """lm-eval's TaskManager, its index of ~14k task YAMLs read from disk cache when none has changed.
 
     lm-eval parses every task YAML on each start (seconds, paid again by every checkpoint); the index
@@ -264,7 +266,8 @@ def cached_task_manager(include_paths: tuple[Path, ...] | list[Path] = (), cache
     from lm_eval.tasks import TaskManager
     from lm_eval.tasks._index import Entry, Kind, TaskIndex
 
-    roots = [Path(lm_eval.tasks.__file__).parent, *(Path(p) for p in include_paths)]
+    defaults = [Path(lm_eval.tasks.__file__).parent] if include_defaults else []
+    roots = [*defaults, *(Path(p) for p in include_paths)]
     inc = [str(p) for p in include_paths] or None
     try:
         tm = TaskManager(include_defaults=False)
@@ -314,4 +317,4 @@ def cached_task_manager(include_paths: tuple[Path, ...] | list[Path] = (), cache
         tm._all_tags = sorted(kinds.get(Kind.TAG, []))
         return tm
     except (AttributeError, TypeError, ImportError):
-        return TaskManager(include_path=inc)
+        return TaskManager(include_path=inc, include_defaults=include_defaults)
