@@ -88,6 +88,10 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
         raise ConfigError("--then with --items-from: reuse items one stage at a time (run each suite separately)")
     if req.then is not None and req.thresholds is None:
         raise ConfigError("--then needs --thresholds: the floors decide whether the next stage runs")
+    outputs = [req.output] + ([req.then_output] if req.then is not None else [])
+    for out in outputs:
+        if out.exists() and not req.overwrite:
+            raise ConfigError(f"{out}: already exists; choose another --output or pass --overwrite")
     items_from = records.load(req.items_from) if req.items_from else None
     spec = req.spec
     for suite in (req.suite, req.then):
@@ -126,8 +130,6 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
 
 
 def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path, req: RunRequest) -> RunResult:
-    if output.exists() and not req.overwrite:
-        raise ConfigError(f"{output}: already exists; choose another --output or pass --overwrite")
     record = run_suite(loaded, suite, opts)
     if req.spec.model == DEFAULT_MODEL:
         record = replace(record, model=replace(record.model, id=DEFAULT_MODEL))
