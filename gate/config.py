@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,10 @@ class Thresholds:
     inconclusive: str = "fail"
     policy: Policy = field(default_factory=Policy)
     path: Path | None = None
+
+    def only(self, task_names: list[str]) -> Thresholds:
+        """The rules for these tasks alone, e.g. the fast stage's floors out of a file that covers both stages."""
+        return replace(self, tasks={k: v for k, v in self.tasks.items() if k in task_names})
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 `domain_summary` reads lm-eval's per-item samples of a domain task (the foreign format, read
 here once) and returns what goes into `TaskResult.category_scores` and
-`TaskResult.blocking_failures`. `blocking_reasons` is the rule "any failed high-severity case
-blocks, whatever the average says", as a pure function of an EvalRecord.
+`TaskResult.blocking_failures`; `gate.thresholds.check` then blocks on any of them, whatever
+the average says.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from gate.config import TaskSpec
 from gate.errors import ConfigError, EvalFailed
 from gate.judge import Judge, JudgedSamples, judge_samples, load_rubric
-from gate.record import EvalRecord, TaskResult
+from gate.record import TaskResult
 
 BLOCKING_SEVERITIES = frozenset({"high"})
 SEVERITIES = ("low", "medium", "high")
@@ -89,19 +89,6 @@ def summarize(cases: Iterable[CaseResult]) -> DomainSummary:
 def domain_summary(samples: Iterable[Mapping[str, Any]], metric: str, task: str = "domain task") -> DomainSummary:
     """Per-category scores and blocking failures of one domain task, from its lm-eval samples."""
     return summarize(read_cases(samples, metric, task))
-
-
-def blocking_reasons(record: EvalRecord) -> list[str]:
-    """One reason per task with a failed high-severity case; any such failure blocks the gate."""
-    reasons = []
-    for t in record.tasks:
-        if t.blocking_failures:
-            shown = ", ".join(t.blocking_failures[:10]) + (" ..." if len(t.blocking_failures) > 10 else "")
-            reasons.append(
-                f"{t.name}: {len(t.blocking_failures)} high-severity case(s) failed ({shown}); "
-                "any high-severity failure blocks, whatever the average"
-            )
-    return reasons
 
 
 def judged_result(result: TaskResult, judged: JudgedSamples, cases: Iterable[CaseResult]) -> TaskResult:

@@ -77,7 +77,7 @@ def load_judge(spec: str, *, max_gen_toks: int = JUDGE_MAX_GEN_TOKS) -> LmEvalJu
         from gate.config import ModelSpec
         from gate.models import load_lm
 
-        loaded = load_lm(ModelSpec(model=rest, batch_size=1))
+        loaded = load_lm(ModelSpec(model=rest, batch_size=8))
         return LmEvalJudge(loaded.lm, name=spec, chat=True, max_gen_toks=max_gen_toks)
     if backend in API_BACKENDS:
         args = _parse_args(rest, spec)

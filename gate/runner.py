@@ -43,6 +43,10 @@ class RunOptions:
     max_gen_toks: int | None = None
     progress: Callable[[str], None] | None = None
     judge: Judge | None = None  # scores domain tasks that have a judge_rubric
+    # Exact doc ids per suite task and leaf (gate.early evaluates chunks of a seeded order this way).
+    doc_ids: dict[str, dict[str, list[int]]] | None = None
+    # Called with the leaf task objects right before lm-eval evaluates them (gate.setup_cache hooks in here).
+    prepare_tasks: Callable[[list[Any]], None] | None = None
 
 
 # A hook for domain tasks (per-category scores, blocking failures); set by gate.domain when present.
@@ -94,6 +98,8 @@ def validate_suite(suite: Suite, data_dir: Path | None) -> None:
 
 
 def _select(spec: TaskSpec, sizes: dict[str, int], opts: RunOptions) -> Selection:
+    if opts.doc_ids is not None and spec.task in opts.doc_ids:
+        return from_doc_ids(sizes, opts.doc_ids[spec.task], spec.task)
     if opts.items_from is not None:
         try:
             wanted = opts.items_from.doc_ids()[spec.task]
@@ -196,6 +202,8 @@ def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions
             task.set_config(key="generation_kwargs", value={"max_gen_toks": max_gen}, update=True)
     if opts.progress:
         opts.progress(f"{spec.task}: {selection.total} items over {len(chosen)} task(s), {spec.num_fewshot}-shot")
+    if opts.prepare_tasks is not None:
+        opts.prepare_tasks(chosen)
     try:
         results = lm_eval.evaluator.simple_evaluate(
             model=loaded.lm,

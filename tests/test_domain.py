@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from gate.domain import blocking_reasons, domain_summary, judged_result, read_cases
+from gate.config import Thresholds
+from gate.domain import domain_summary, judged_result, read_cases
 from gate.errors import EvalFailed
 from gate.judge import JudgedSamples, Rubric, judge_info, parse_reply
 from gate.record import (
@@ -21,6 +22,7 @@ from gate.record import (
     from_dict,
     to_dict,
 )
+from gate.thresholds import check
 
 RUBRIC = Rubric("r", 1, "help", ("be kind",), 1, 5, 4, ("rude",))
 
@@ -89,11 +91,12 @@ def test_a_high_severity_failure_blocks_whatever_the_average_says():
     s = domain_summary(good_average, "pass")
     t = task_result(good_average, category_scores=s.category_scores, blocking_failures=s.blocking_failures)
     assert t.value > 0.97
-    reasons = blocking_reasons(record(t))
-    assert len(reasons) == 1 and "sec-2" in reasons[0] and "domain_support_policy" in reasons[0]
+    verdict = check(record(t), Thresholds(tasks={}))
+    assert not verdict.passed and verdict.exit_code == 1
+    assert any("sec-2" in r and "domain_support_policy" in r for r in verdict.reasons)
     clean = domain_summary([x for x in good_average if x["doc"]["id"] != "sec-2"], "pass")
     assert clean.blocking_failures == ()
-    assert blocking_reasons(record(task_result(good_average))) == []
+    assert check(record(task_result(good_average)), Thresholds(tasks={})).passed
 
 
 def test_domain_fields_round_trip_through_the_record_json():

@@ -44,16 +44,22 @@ def _replies_from_file(path: Path, ids: list[str]) -> list[str]:
 @click.option(
     "--replies", type=click.Path(path_type=Path), help="Saved judge replies (JSONL id, reply) instead of a model."
 )
+@click.option(
+    "--max-tokens", type=click.IntRange(min=1), default=256, show_default=True, help="Judge reply length cap."
+)
 @click.option("--min-kappa", type=float, help="Exit 1 when Cohen's kappa is below this (or undefined).")
 def calibrate_cmd(
-    labels: Path, rubric: Path, judge_model: str | None, replies: Path | None, min_kappa: float | None
+    labels: Path, rubric: Path, judge_model: str | None, replies: Path | None, max_tokens: int, min_kappa: float | None
 ) -> None:
     """Agreement of the judge with human labels: accuracy and Cohen's kappa (JSON on stdout).
 
     A reply that breaks the judge schema counts as "fail", never as "pass".
 
-    Example: gate judge calibrate --labels suites/domain/support_policy/judge_labels.jsonl
-    --rubric suites/domain/support_policy/rubrics/support_quality.yaml --judge-model hf:./models/judge --min-kappa 0.6
+    \b
+    Example:
+      gate judge calibrate --labels suites/domain/support_policy/judge_labels.jsonl \\
+          --rubric suites/domain/support_policy/rubrics/support_quality.yaml \\
+          --judge-model hf:./models/judge --min-kappa 0.6
     """
     if (judge_model is None) == (replies is None):
         raise ConfigError("judge calibrate: give exactly one of --judge-model or --replies")
@@ -65,7 +71,7 @@ def calibrate_cmd(
     else:
         from gate.judge_model import load_judge
 
-        run = run_judge(load_judge(judge_model), rb, [c.case for c in cases])
+        run = run_judge(load_judge(judge_model, max_gen_toks=max_tokens), rb, [c.case for c in cases])
     result = calibrate([c.human_pass for c in cases], run.verdicts)
     kappa = "undefined" if result.kappa is None else f"{result.kappa:.3f}"
     click.echo(
