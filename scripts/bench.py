@@ -181,15 +181,17 @@ def measure(args, loaded=None) -> dict:
     store = _lls(loaded.lm)
     meter = _Meter(loaded.lm)
     out: dict = {"model_load_s": load_s, "tasks": {}, "device": str(getattr(loaded.lm, "device", "none"))}
+    # imports are process start-up, the same for both: not counted as setup
+    import lm_eval.evaluator
+    from lm_eval.tasks import TaskManager
+
+    from gate.data import DataDir, _DataDirFactory, expect_fewshot
+    from gate.harness import parse_leaf
+    from gate.runner import RunOptions, run_task
+    from gate.setup_cache import CacheStats, RequestCache, cached_task_manager, reuse_hook
+
     t_suite = time.perf_counter()
     if args.role == "plain":
-        import lm_eval.evaluator
-        from lm_eval.tasks import TaskManager
-
-        from gate.data import DataDir, _DataDirFactory, expect_fewshot
-        from gate.harness import parse_leaf
-        from gate.setup_cache import cached_task_manager
-
         # lm-eval's own TaskManager, with only the datasets' source pointed at the data dir
         # (--smoke reuses the gate's cached index: it checks the plumbing, not the timings)
         tm = TaskManager() if not args.smoke else cached_task_manager()
@@ -218,9 +220,6 @@ def measure(args, loaded=None) -> dict:
             out["tasks"][ts.task] = {"wall_s": wall, "items": items, **meter.take()}
         out["selections"] = selections
     else:
-        from gate.runner import RunOptions, run_task
-        from gate.setup_cache import CacheStats, RequestCache, reuse_hook
-
         stats = CacheStats()
         hook = reuse_hook(RequestCache(Path(args.cache_dir) / "requests"), stats)
         selections = json.loads(Path(args.selections).read_text())  # the very items plain lm-eval ran
