@@ -209,7 +209,7 @@ def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions
             model=loaded.lm,
             tasks=chosen,
             num_fewshot=spec.num_fewshot,
-            samples={name: ids for name, ids in selection.doc_ids.items() if ids},
+            samples={name: _Ids(ids) for name, ids in selection.doc_ids.items() if ids},
             task_manager=_task_manager(opts.data_dir.resolve() if opts.data_dir else None, suite.include_paths),
             apply_chat_template=suite.apply_chat_template,
             fewshot_as_multiturn=suite.fewshot_as_multiturn,
@@ -243,6 +243,18 @@ def _fewshot_note(spec: TaskSpec) -> str:
         f"few-shot examples drawn first-n from the '{spec.fewshot_split}' split (the task's own pool is not in the "
         "data dir); the evaluated item is left out of its own prompt; not comparable with published scores"
     )
+
+
+class _Ids(list):
+    """Doc ids for lm-eval's `samples=`: still a list (lm-eval indexes it), but `in` is O(1): lm-eval
+    tests membership once per document of the task, quadratic with a plain list (seconds for MMLU)."""
+
+    def __init__(self, ids: list[int]):
+        super().__init__(ids)
+        self._set = frozenset(ids)
+
+    def __contains__(self, x: object) -> bool:
+        return x in self._set
 
 
 def _skipped(spec: TaskSpec, reason: str) -> TaskResult:

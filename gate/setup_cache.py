@@ -75,11 +75,36 @@ def _stable(obj: Any) -> Any:
 
 
 def _docs_hash(docs: Any) -> str:
+    """sha256 of the documents' content: Arrow buffers for a `datasets.Dataset`, JSON for plain lists."""
     h = hashlib.sha256()
+    table = _arrow_table(docs)
+    if table is not None:
+        import pyarrow as pa
+
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as w:
+            w.write_table(table)
+        h.update(b"arrow\0")
+        h.update(memoryview(sink.getvalue()))
+        return h.hexdigest()
     for d in docs if docs is not None else ():
         h.update(json.dumps(d, sort_keys=True, default=str).encode())
         h.update(b"\n")
     return h.hexdigest()
+
+
+def _arrow_table(docs: Any):
+    """The rows of a `datasets.Dataset` as one Arrow table (its selection applied), or None for other docs."""
+    try:
+        import datasets
+    except ImportError:
+        return None
+    if not isinstance(docs, datasets.Dataset):
+        return None
+    table = docs.data.table
+    if docs._indices is not None:  # a select/filter view: the rows it shows, in its order
+        table = table.take(docs._indices.table.column(0))
+    return table
 
 
 def _rng_hash(rng: Any) -> str | None:
@@ -244,7 +269,7 @@ def reuse_hook(cache: RequestCache | None = None, stats: CacheStats | None = Non
 
 
 def _yaml_stamp(roots: list[Path]) -> str:
-    h = hashlib.sha256(version("lm_eval").encode())
+    h = hashlib.sha256(f"index-format 2 {version('lm_eval')}".encode())
     for root in roots:
         h.update(f"\0root {root}".encode())
         for p in sorted(root.glob("**/*.yaml")):
@@ -291,7 +316,8 @@ def cached_task_manager(
                     "name": e.name,
                     "kind": e.kind.name,
                     "yaml_path": str(e.yaml_path) if e.yaml_path else None,
-                    "cfg": e.cfg,
+                    # lm-eval reads an entry's cfg only when it has no YAML file (TaskFactory._load_full_config)
+                    "cfg": None if e.yaml_path else e.cfg,
                     "tags": sorted(e.tags),
                 }
                 for k, e in index.items()

@@ -55,8 +55,9 @@ class _Meter:
         import torch
 
         self.lm, self.ll_s, self.fwd_s, self.padded, self.seqs = lm, 0.0, 0.0, 0, []
-        self._cuda = torch.cuda.is_available() and str(lm.device).startswith("cuda")
-        model = lm.model
+        self._cuda = torch.cuda.is_available() and str(getattr(lm, "device", "cpu")).startswith("cuda")
+        self.handles = []
+        model = getattr(lm, "model", None)
 
         def pre(mod, a, kw):
             x = a[0] if a else kw.get("input_ids")
@@ -68,11 +69,12 @@ class _Meter:
             self._sync()
             self.fwd_s += time.perf_counter() - self._t
 
-        self.handles = [
-            model.register_forward_pre_hook(pre, with_kwargs=True),
-            model.register_forward_hook(post, with_kwargs=True),
-        ]
-        ll, tok = lm.loglikelihood, lm._loglikelihood_tokens
+        if model is not None:
+            self.handles = [
+                model.register_forward_pre_hook(pre, with_kwargs=True),
+                model.register_forward_hook(post, with_kwargs=True),
+            ]
+        ll, tok = lm.loglikelihood, getattr(lm, "_loglikelihood_tokens", None)
 
         def loglikelihood(requests, *a, **k):
             t = time.perf_counter()
@@ -85,7 +87,9 @@ class _Meter:
             self.seqs += [(list(c), list(x)) for _, c, x in requests]
             return tok(requests, *a, **k)
 
-        lm.loglikelihood, lm._loglikelihood_tokens = loglikelihood, loglikelihood_tokens
+        lm.loglikelihood = loglikelihood
+        if tok is not None:
+            lm._loglikelihood_tokens = loglikelihood_tokens
 
     def _sync(self):
         if self._cuda:
@@ -128,6 +132,29 @@ def _lls(lm) -> dict:
     return store
 
 
+def _no_forward_model():
+    """--setup-only: an LM that answers every request with 0 at once, so only the setup is timed."""
+    from lm_eval.api.model import LM
+
+    from gate.models import LoadedModel
+    from gate.record import ModelInfo
+
+    class NoForwardLM(LM):
+        tokenizer = None
+
+        def loglikelihood(self, requests, disable_tqdm: bool = False):
+            return [(0.0, False) for _ in requests]
+
+        def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+            return [0.0 for _ in requests]
+
+        def generate_until(self, requests, disable_tqdm: bool = False):
+            return ["" for _ in requests]
+
+    info = ModelInfo(id="setup-only", revision=None, fingerprint="none", dtype="none", device="cpu", batch_size=1)
+    return LoadedModel(lm=NoForwardLM(), info=info)
+
+
 def measure(args, loaded=None) -> dict:
     """The body of one child process (`--role plain|gate`), or of one role of an in-process --smoke run."""
     import torch
@@ -139,6 +166,8 @@ def measure(args, loaded=None) -> dict:
         torch.set_num_threads(args.threads)
     suite = load_suite(args.suite)
     t0 = time.perf_counter()
+    if loaded is None and args.setup_only:
+        loaded = _no_forward_model()
     if loaded is None:
         spec = ModelSpec(
             model=args.model,
@@ -151,16 +180,18 @@ def measure(args, loaded=None) -> dict:
     load_s = time.perf_counter() - t0
     store = _lls(loaded.lm)
     meter = _Meter(loaded.lm)
-    out: dict = {"model_load_s": load_s, "tasks": {}, "device": str(loaded.lm.device)}
+    out: dict = {"model_load_s": load_s, "tasks": {}, "device": str(getattr(loaded.lm, "device", "none"))}
+    # imports are process start-up, the same for both: not counted as setup
+    import lm_eval.evaluator
+    from lm_eval.tasks import TaskManager
+
+    from gate.data import DataDir, _DataDirFactory, expect_fewshot
+    from gate.harness import parse_leaf
+    from gate.runner import RunOptions, run_task
+    from gate.setup_cache import CacheStats, RequestCache, cached_task_manager, reuse_hook
+
     t_suite = time.perf_counter()
     if args.role == "plain":
-        import lm_eval.evaluator
-        from lm_eval.tasks import TaskManager
-
-        from gate.data import DataDir, _DataDirFactory, expect_fewshot
-        from gate.harness import parse_leaf
-        from gate.setup_cache import cached_task_manager
-
         # lm-eval's own TaskManager, with only the datasets' source pointed at the data dir
         # (--smoke reuses the gate's cached index: it checks the plumbing, not the timings)
         tm = TaskManager() if not args.smoke else cached_task_manager()
@@ -189,9 +220,6 @@ def measure(args, loaded=None) -> dict:
             out["tasks"][ts.task] = {"wall_s": wall, "items": items, **meter.take()}
         out["selections"] = selections
     else:
-        from gate.runner import RunOptions, run_task
-        from gate.setup_cache import CacheStats, RequestCache, reuse_hook
-
         stats = CacheStats()
         hook = reuse_hook(RequestCache(Path(args.cache_dir) / "requests"), stats)
         selections = json.loads(Path(args.selections).read_text())  # the very items plain lm-eval ran
@@ -329,6 +357,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="also write the numbers here")
     ap.add_argument("--verbose", action="store_true", help="show the child processes' output")
     ap.add_argument(
+        "--setup-only",
+        action="store_true",
+        help="answer every request with 0 instantly: times only the setup, at any scale, on any machine",
+    )
+    ap.add_argument(
         "--smoke", action="store_true", help="one process, one model load: checks plumbing and answers, not timings"
     )
     ap.add_argument("--_role", help=argparse.SUPPRESS)
@@ -347,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     args.passthrough = [
         "--model", args.model, "--suite", args.suite, "--data-dir", args.data_dir, "--seed", str(args.seed),
         "--batch-size", str(args.batch_size), "--device", args.device, "--dtype", args.dtype,
-        "--threads", str(args.threads),
+        "--threads", str(args.threads), *(["--setup-only"] if args.setup_only else []),
     ]  # fmt: skip
     args.passthrough += ["--items", str(args.items)] if args.items else ["--fraction", str(args.fraction)]
     with tempfile.TemporaryDirectory(prefix="gate-bench-") as tmp:

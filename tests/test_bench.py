@@ -13,7 +13,7 @@ import pytest
 def test_bench_smoke_agrees_with_plain_lm_eval(repo, smol_dir, tmp_path):
     out = tmp_path / "bench.json"
     cmd = [sys.executable, str(repo / "scripts" / "bench.py"), "--smoke", "--items", "2", "--threads", "1"]
-    cmd += ["--suite", str(repo / "tests/data/suites/smoke.yaml"), "--device", "cpu", "--dtype", "float32"]
+    cmd += ["--suite", str(repo / "tests/data/suites/bench_smoke.yaml"), "--device", "cpu", "--dtype", "float32"]
     cmd += ["--batch-size", "8", "--json", str(out)]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=repo, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr[-3000:]
