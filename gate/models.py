@@ -123,7 +123,9 @@ def resolve_dtype(dtype: str, device: str) -> str:
     if dtype == "auto":
         if device.startswith("cuda"):
             return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-        return "auto"  # the checkpoint's own dtype
+        # CPU computes in float32 whatever the checkpoint stores, so a bf16 copy of fp32 weights
+        # is measured (and compared) like the original.
+        return "float32"
     if dtype == "float16" and not device.startswith("cuda"):
         raise GpuRequired("--dtype float16: half precision needs CUDA; on CPU use float32 or bfloat16")
     return dtype
