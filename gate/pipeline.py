@@ -32,6 +32,7 @@ class RunRequest:
     log_to_mlflow: bool = True
     overwrite: bool = False
     judge_model: str | None = None  # judge spec for domain tasks with a judge_rubric (gate.judge_model)
+    early_verdict: bool = False  # stop floored tasks once an anytime-valid interval decides them
     then: Suite | None = None  # the next stage, run only when this one clears its floors
     thresholds: Thresholds | None = None  # the floors that decide whether `then` runs
 
@@ -108,7 +109,13 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
         if progress:
             progress(f"loading judge {req.judge_model}")
         judge = load_judge(req.judge_model)
+    if req.early_verdict and req.thresholds is None:
+        raise ConfigError("--early-verdict needs --thresholds: it stops a task once its floor is decided")
+    from gate.setup_cache import reuse_hook
+
     opts = RunOptions(
+        # Requests built for an earlier checkpoint of the same suite are reused (never answers).
+        prepare_tasks=reuse_hook(),
         judge=judge,
         data_dir=req.data_dir,
         sample=req.sample,
@@ -130,7 +137,12 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
 
 
 def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path, req: RunRequest) -> RunResult:
-    record = run_suite(loaded, suite, opts)
+    if req.early_verdict:
+        from gate.early import run_early_verdict
+
+        record = run_early_verdict(loaded, suite, req.thresholds.only([t.task for t in suite.tasks]), opts)
+    else:
+        record = run_suite(loaded, suite, opts)
     if req.spec.model == DEFAULT_MODEL:
         record = replace(record, model=replace(record.model, id=DEFAULT_MODEL))
     # On disk first: a tracking-server failure must not lose an hour of evaluation.

@@ -84,3 +84,21 @@ def test_a_short_record_never_passes(tmp_path):
     r = CliRunner().invoke(cli, ["check", str(short), "--thresholds", str(T / "valid" / "pass.yaml")])
     assert r.exit_code == 1, r.output
     assert "items were evaluated" in r.stderr
+
+
+@pytest.mark.parametrize("decision, code", [("above_floor", 0), ("below_floor", 1)])
+def test_an_early_verdict_decides_the_floor(decision, code, tmp_path):
+    data = json.loads(RECORD.read_text())
+    arc = data["tasks"][0]
+    arc["early_stop"] = {
+        "items_used": arc["n"],
+        "items_available": 2376,
+        "decision": decision,
+        "reason": "betting confidence sequence wholly on one side of 0.45",
+    }
+    rec = tmp_path / "early.json"
+    rec.write_text(json.dumps(data))
+    # 0.45 is inside the fixed-sample interval: without the early verdict this would be inconclusive
+    r = CliRunner().invoke(cli, ["check", str(rec), "--thresholds", str(T / "valid" / "inconclusive.yaml")])
+    assert r.exit_code == code, r.output
+    assert "early verdict after 60 of 2376 items" in r.stderr

@@ -83,7 +83,13 @@ from gate.errors import ConfigError
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("thresholds/default.yaml"),
     show_default=True,
-    help="Floors that decide whether --then runs.",
+    help="Floors that decide whether --then runs, and that --early-verdict stops against.",
+)
+@click.option(
+    "--early-verdict",
+    is_flag=True,
+    help="Evaluate items in a seeded order in chunks and stop each floored task once an anytime-valid interval "
+    "is wholly above or below its floor (error bounded by alpha). Not for baselines.",
 )
 @click.option(
     "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write the record."
@@ -110,6 +116,7 @@ def run(
     judge_model,
     then_path,
     thresholds_path,
+    early_verdict,
     output,
     overwrite,
     trust_remote_code,
@@ -154,7 +161,8 @@ def run(
         judge_model=judge_model,
         overwrite=overwrite,
         then=load_suite(then_path) if then_path else None,
-        thresholds=load_thresholds(thresholds_path) if then_path else None,
+        thresholds=load_thresholds(thresholds_path) if (then_path or early_verdict) else None,
+        early_verdict=early_verdict,
     )
     result = evaluate_checkpoint(request, progress=lambda m: click.echo(f"gate: {m}", err=True))
     click.echo(result.summary, err=True)
