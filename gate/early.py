@@ -15,14 +15,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from gate.config import Suite, TaskSpec, Thresholds
 from gate.errors import ConfigError
 from gate.models import LoadedModel
-from gate.record import EarlyStop, EvalRecord, Sampling, SuiteInfo, TaskResult, Timing
-from gate.runner import RunOptions, _load_leaves, _select, run_task, versions
+from gate.record import EarlyStop, EvalRecord, TaskResult
+from gate.runner import RunOptions, _load_leaves, _select, build_record, run_task
 from gate.sequential import ABOVE, BELOW, decide, seeded_order
 from gate.setup_cache import CacheStats, RequestCache, default_cache_dir, install_template_cache, reuse_hook
 
@@ -176,21 +175,7 @@ def run_early_verdict(
         if on_task:
             on_task(result)
         tasks.append(result)
-    wall = time.perf_counter() - start
-    n_items = sum(t.n for t in tasks)
-    sampling = Sampling(n=opts.sample, seed=opts.seed, source="sample" if opts.sample else "all")
-    model = replace(
-        loaded.info, chat_template=suite.apply_chat_template, fewshot_as_multiturn=suite.fewshot_as_multiturn
-    )
-    return EvalRecord(
-        model=model,
-        suite=SuiteInfo(name=suite.name, version=suite.version, hash=suite.hash),
-        versions=versions(),
-        tasks=tuple(tasks),
-        timing=Timing(wall_seconds=round(wall, 3), items_per_second=round(n_items / wall, 3) if wall > 0 else 0.0),
-        sampling=sampling,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
+    return build_record(loaded, suite, tasks, time.perf_counter() - start, opts)
 
 
 __all__ = ["ABOVE", "BELOW", "chunk_ends", "pool_requests", "run_early_verdict", "run_task_early"]

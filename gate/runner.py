@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import platform
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -278,7 +277,13 @@ def run_suite(loaded: LoadedModel, suite: Suite, opts: RunOptions) -> EvalRecord
     """Evaluate every task of the suite with one loaded model; returns the record (not yet written)."""
     start = time.perf_counter()
     tasks = [run_task(loaded, suite, spec, opts) for spec in suite.tasks]
-    wall = time.perf_counter() - start
+    return build_record(loaded, suite, tasks, time.perf_counter() - start, opts)
+
+
+def build_record(
+    loaded: LoadedModel, suite: Suite, tasks: list[TaskResult], wall: float, opts: RunOptions
+) -> EvalRecord:
+    """The EvalRecord of a finished run: model, suite, versions, how items were chosen, timing."""
     n_items = sum(t.n for t in tasks)
     if opts.items_from is not None:
         sampling = Sampling(n=None, seed=None, source="items-from")
@@ -286,10 +291,9 @@ def run_suite(loaded: LoadedModel, suite: Suite, opts: RunOptions) -> EvalRecord
         sampling = Sampling(n=opts.sample, seed=opts.seed, source="sample")
     else:
         sampling = Sampling(n=None, seed=None, source="all")
-    info = loaded.info
-    from dataclasses import replace
-
-    model = replace(info, chat_template=suite.apply_chat_template, fewshot_as_multiturn=suite.fewshot_as_multiturn)
+    model = replace(
+        loaded.info, chat_template=suite.apply_chat_template, fewshot_as_multiturn=suite.fewshot_as_multiturn
+    )
     return EvalRecord(
         model=model,
         suite=SuiteInfo(name=suite.name, version=suite.version, hash=suite.hash),
@@ -299,7 +303,3 @@ def run_suite(loaded: LoadedModel, suite: Suite, opts: RunOptions) -> EvalRecord
         sampling=sampling,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-
-
-def _stderr_print(msg: str) -> None:
-    print(f"gate: {msg}", file=sys.stderr)
