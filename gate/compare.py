@@ -59,7 +59,8 @@ class TaskComparison:
     n_unpaired: int = 0  # items in only one record, or whose doc/prompt hash differ
     percent: bool = True  # scores lie in [0, 1]: show points (x100)
     chance: float | None = None
-    near_chance: bool = False
+    near_chance: bool = False  # the baseline's or the candidate's interval reaches chance
+    baseline_near_chance: bool = False  # the baseline's does: a regression here is nearly invisible
     newly_wrong: int = 0  # items that scored worse than in the baseline
     newly_right: int = 0
     newly_wrong_examples: tuple[FlippedItem, ...] = ()
@@ -234,11 +235,11 @@ def _compare_task(name, c, b, th, setup, alpha, policy) -> tuple[TaskComparison,
     mde = stats.minimum_detectable_drop(
         diff.n, diff.item_variance, alpha, stats.DEFAULT_POWER, allowance, diff.df, bounded=percent
     )
-    near = False
+    near = [False, False]  # baseline, candidate
     if c.chance is not None:
-        for scores in (bs, cs):
+        for k, scores in enumerate((bs, cs)):
             iv = stats.mean_interval(scores, groups, alpha)
-            near = near or (iv.low <= c.chance if c.higher_is_better else iv.high >= c.chance)
+            near[k] = iv.low <= c.chance if c.higher_is_better else iv.high >= c.chance
     sign = 1 if c.higher_is_better else -1
     wrong, right = flipped_items(pairs, sign, True), flipped_items(pairs, sign, False)
     tc = TaskComparison(
@@ -264,7 +265,8 @@ def _compare_task(name, c, b, th, setup, alpha, policy) -> tuple[TaskComparison,
         n_unpaired=pairing.unpaired,
         percent=percent,
         chance=c.chance,
-        near_chance=near,
+        near_chance=near[0] or near[1],
+        baseline_near_chance=near[0],
         newly_wrong=len(wrong),
         newly_right=len(right),
         newly_wrong_examples=tuple(wrong[:MAX_EXAMPLES]),
@@ -296,9 +298,15 @@ def _decide(tc: TaskComparison, p_adj: float, alpha: float, family: int, policy:
         why = f"a drop beyond the {allowed} is not ruled out ({ci})"
     if decision in ("ok", "inconclusive") and tc.mde is not None:
         why += f"; 80% power only for drops of {fmt_delta(tc.mde, pc, signed=False)} or more at n={tc.n_paired}"
-    if tc.near_chance:
+    if tc.near_chance and tc.chance is not None and tc.baseline_value is not None:
         chance = f"{tc.chance:.1%}" if pc else f"{tc.chance:g}"
-        why += f"; near chance ({chance}), so a regression here is nearly invisible"
+        if tc.baseline_near_chance:
+            why += f"; the baseline is near chance ({chance}), so a regression here is nearly invisible"
+            headroom = abs(tc.baseline_value - tc.chance)
+            if tc.mde is not None and tc.mde > headroom:
+                why += " (even a fall to chance would likely go undetected at this n)"
+        else:
+            why += f"; the candidate scores near chance ({chance})"
     if tc.n_unpaired:
         why += f"; {tc.n_unpaired} items unpaired (only in one record, or doc/prompt hash differs)"
     blocking = tc.gated and (decision == "regressed" or (decision == "inconclusive" and policy.inconclusive_blocks))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ class TaskSpec:
     limit: int | None = None
     optional: bool = False
     max_gen_toks: int | None = None
+    judge_rubric: str | None = None  # absolute path once loaded; set for LLM-judged domain tasks
+    fewshot_split: str | None = None  # few-shot pool when the task's own is not in the data dir
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ class Thresholds:
     inconclusive: str = "fail"
     policy: Policy = field(default_factory=Policy)
     path: Path | None = None
+
+    def only(self, task_names: list[str]) -> Thresholds:
+        """The rules for these tasks alone, e.g. the fast stage's floors out of a file that covers both stages."""
+        return replace(self, tasks={k: v for k, v in self.tasks.items() if k in task_names})
 
 
 @dataclass(frozen=True)
@@ -130,13 +136,25 @@ def load_suite(path: str | Path) -> Suite:
         name=data["name"],
         version=data["version"],
         description=data.get("description", ""),
-        tasks=tuple(TaskSpec(**t) for t in data["tasks"]),
+        tasks=tuple(_task_spec(t, p) for t in data["tasks"]),
         hash=_canonical_hash(hashed),
         path=p,
         apply_chat_template=data.get("apply_chat_template", False),
         fewshot_as_multiturn=data.get("fewshot_as_multiturn", False),
         include_paths=tuple(includes),
     )
+
+
+def _task_spec(t: dict[str, Any], suite_path: Path) -> TaskSpec:
+    rubric = t.get("judge_rubric")
+    if rubric is not None:
+        rp = (suite_path.parent / rubric).resolve()
+        if not rp.is_file():
+            raise ConfigError(f"{suite_path}: tasks: {t['task']}: judge_rubric: file {rp} does not exist")
+        if t["kind"] != "domain":
+            raise ConfigError(f"{suite_path}: tasks: {t['task']}: judge_rubric is for domain tasks (kind: domain)")
+        t = {**t, "judge_rubric": str(rp)}
+    return TaskSpec(**t)
 
 
 def _dir_digest(folder: Path) -> str:

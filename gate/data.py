@@ -47,8 +47,12 @@ def _fewshot_split_key(cfg: dict[str, Any]) -> str | None:
     return None
 
 
-def rewrite_config(cfg: dict[str, Any], data_dir: DataDir) -> dict[str, Any]:
-    """Point one lm-eval task config at local files; raise DataMissing for what is needed but absent."""
+def rewrite_config(cfg: dict[str, Any], data_dir: DataDir, fewshot_fallback: str | None = None) -> dict[str, Any]:
+    """Point one lm-eval task config at local files; raise DataMissing for what is needed but absent.
+
+    `fewshot_fallback` names a split to draw few-shot examples from when the task's own pool is
+    not in the data dir (the suite's `fewshot_split`, e.g. `test` for MMLU-Pro offline).
+    """
     hub_id = cfg.get("dataset_path")
     if not hub_id or hub_id in ("json", "csv", "parquet", "text") or cfg.get("custom_dataset"):
         return cfg  # already local (domain suites) or not a hub dataset
@@ -76,7 +80,13 @@ def rewrite_config(cfg: dict[str, Any], data_dir: DataDir) -> dict[str, Any]:
         out[key] = None
     if fewshot_key and not out.get(fewshot_key):
         fs = cfg.get("fewshot_config") or {}
-        if not fs.get("samples"):
+        fallback = data_dir.split_file(hub_id, config, fewshot_fallback) if fewshot_fallback else None
+        if not fs.get("samples") and fallback is not None and fallback.is_file():
+            # Naming the split (rather than leaving it null) matters: lm-eval leaves the evaluated
+            # item out of its own prompt only when the few-shot split equals the test split.
+            files[fewshot_fallback] = str(fallback)
+            out["fewshot_split"] = fewshot_fallback
+        elif not fs.get("samples"):
             out["_gate_missing_fewshot"] = str(data_dir.split_file(hub_id, config, cfg[fewshot_key]))
     out["dataset_path"] = "json"
     out["dataset_name"] = None
@@ -97,11 +107,12 @@ class _DataDirFactory(TaskFactory):
         # Set by the runner before each load: with few-shot asked for, a missing pool is an error,
         # because lm-eval would otherwise fall back to drawing examples from the test split.
         self.num_fewshot = 0
+        self.fewshot_split: str | None = None
 
     def _load_full_config(self, entry, overrides=None):  # type: ignore[override]
         cfg = super()._load_full_config(entry, overrides)
         if "dataset_path" in cfg:
-            cfg = rewrite_config(cfg, self._data_dir)
+            cfg = rewrite_config(cfg, self._data_dir, self.fewshot_split)
             missing = cfg.pop("_gate_missing_fewshot", None)
             if missing and self.num_fewshot > 0:
                 raise DataMissing(
@@ -111,15 +122,19 @@ class _DataDirFactory(TaskFactory):
         return cfg
 
 
-def expect_fewshot(tm: TaskManager, num_fewshot: int) -> None:
-    """Tell a data-dir TaskManager how many few-shot examples the next load will ask for."""
+def expect_fewshot(tm: TaskManager, num_fewshot: int, fewshot_split: str | None = None) -> None:
+    """Tell a data-dir TaskManager how many few-shot examples the next load will ask for, and from
+    which split to draw them when the task's own pool is absent."""
     if isinstance(tm._factory, _DataDirFactory):
         tm._factory.num_fewshot = num_fewshot
+        tm._factory.fewshot_split = fewshot_split
 
 
 def task_manager(data_dir: Path | None, include_paths: tuple[Path, ...] | list[Path] = ()) -> TaskManager:
     """A TaskManager that reads hub datasets from `data_dir` (or from the hub when it is None)."""
-    tm = TaskManager(include_path=[str(p) for p in include_paths] or None)
+    from gate.setup_cache import cached_task_manager  # the task index, parsed once per lm-eval version
+
+    tm = cached_task_manager(tuple(include_paths))
     if data_dir is not None:
         root = Path(data_dir)
         if not root.is_dir():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,10 +51,23 @@ def _num(x: Any) -> float | None:
     return None if math.isnan(v) else v
 
 
+def _stable_repr(obj: Any) -> str:
+    # Functions in a task config (process_docs, doc_to_text) print with their memory address,
+    # which differs in every process; name them by module and qualified name instead.
+    if callable(obj):
+        return f"<callable {getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', type(obj).__name__)}>"
+    return _ADDRESS.sub("", str(obj))
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
 def config_hash(config: dict[str, Any], version: Any, lm_eval_version: str) -> str:
     kept = {k: v for k, v in config.items() if k not in _UNHASHED_CONFIG}
-    blob = json.dumps({"config": kept, "version": version, "lm_eval": lm_eval_version}, sort_keys=True, default=str)
-    return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
+    blob = json.dumps(
+        {"config": kept, "version": version, "lm_eval": lm_eval_version}, sort_keys=True, default=_stable_repr
+    )
+    return "sha256:" + hashlib.sha256(_ADDRESS.sub("", blob).encode()).hexdigest()
 
 
 def _item_score(sample: dict[str, Any], metric: str, leaf: str) -> float:

@@ -6,6 +6,7 @@ repeated evaluations of chosen items (`samples=`) never reload weights.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
 import os
@@ -19,6 +20,7 @@ from gate.errors import ConfigError, GpuRequired, ModelLoadError
 from gate.record import ModelInfo
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CONVERSION_VERSION = 2  # bump when convert_gguf's output changes, so stale caches are not reused
 DEFAULT_MODEL = "smollm2-135m"  # alias for the bundled SmolLM2-135M-Instruct GGUF
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth")
@@ -70,7 +72,7 @@ def convert_gguf(model_dir: Path, gguf_file: str) -> Path:
     in about a second and holds exactly the same tensors.
     """
     fp = fingerprint(model_dir, gguf_file).split(":", 1)[1][:16]
-    out = cache_dir() / "models" / f"{Path(gguf_file).stem}-{fp}"
+    out = cache_dir() / "models" / f"{Path(gguf_file).stem}-{fp}-st{CONVERSION_VERSION}"
     if (out / "model.safetensors").is_file():
         return out
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -82,7 +84,12 @@ def convert_gguf(model_dir: Path, gguf_file: str) -> Path:
         raise ModelLoadError(f"{model_dir / gguf_file}: could not load GGUF: {e}") from e
     # save_pretrained refuses a model that still carries the GGUF quantizer, so copy the
     # dequantised tensors into a plain model of the same config.
-    plain = AutoModelForCausalLM.from_config(src.config, dtype=torch.float32)
+    config = copy.deepcopy(src.config)
+    if hasattr(config, "quantization_config"):
+        # The tensors are dequantised: a GGUF quantization_config left in config.json would make
+        # every later from_pretrained (plain lm-eval's too) look for the GGUF file again.
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     plain.load_state_dict(src.state_dict())
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     plain.save_pretrained(tmp, safe_serialization=True)
@@ -116,7 +123,9 @@ def resolve_dtype(dtype: str, device: str) -> str:
     if dtype == "auto":
         if device.startswith("cuda"):
             return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-        return "auto"  # the checkpoint's own dtype
+        # CPU computes in float32 whatever the checkpoint stores, so a bf16 copy of fp32 weights
+        # is measured (and compared) like the original.
+        return "float32"
     if dtype == "float16" and not device.startswith("cuda"):
         raise GpuRequired("--dtype float16: half precision needs CUDA; on CPU use float32 or bfloat16")
     return dtype

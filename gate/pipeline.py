@@ -11,10 +11,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gate import record as records
-from gate.config import ModelSpec, Suite
-from gate.models import DEFAULT_MODEL, load_lm
+from gate.config import ModelSpec, Suite, Thresholds
+from gate.errors import ConfigError
+from gate.models import DEFAULT_MODEL, LoadedModel, load_lm
 from gate.record import EvalRecord
-from gate.runner import RunOptions, run_suite
+from gate.runner import RunOptions, run_suite, validate_suite
+from gate.thresholds import Verdict, check
 
 
 @dataclass(frozen=True)
@@ -28,12 +30,31 @@ class RunRequest:
     items_from: Path | None = None
     max_gen_toks: int | None = None
     log_to_mlflow: bool = True
+    overwrite: bool = False
+    judge_model: str | None = None  # judge spec for domain tasks with a judge_rubric (gate.judge_model)
+    early_verdict: bool = False  # stop floored tasks once an anytime-valid interval decides them
+    then: Suite | None = None  # the next stage, run only when this one clears its floors
+    thresholds: Thresholds | None = None  # the floors that decide whether `then` runs
+
+    @property
+    def then_output(self) -> Path:
+        """Where the next stage's record goes: beside the first, named for its suite."""
+        assert self.then is not None
+        return self.output.with_name(f"{self.output.stem}.{self.then.name}{self.output.suffix or '.json'}")
 
 
 @dataclass(frozen=True)
 class RunResult:
     record: EvalRecord
     path: Path
+    verdict: Verdict | None = None  # this stage's floors, when a next stage depended on them
+    next: RunResult | None = None  # the stage that ran because this one passed
+
+    @property
+    def exit_code(self) -> int:
+        if self.verdict is not None and not self.verdict.passed:
+            return self.verdict.exit_code
+        return self.next.exit_code if self.next else 0
 
     @property
     def summary(self) -> str:
@@ -52,15 +73,50 @@ class RunResult:
                 line += f"  near chance ({t.chance:.2f}): no signal for this model"
             lines.append(line)
         lines.append(f"record: {self.path}" + (f"  mlflow run: {r.mlflow_run_id}" if r.mlflow_run_id else ""))
+        if self.verdict is not None:
+            lines.append(f"floors of {r.suite.name}: {self.verdict.headline}")
+            lines += [f"  - {reason}" for reason in self.verdict.reasons]
+            if not self.verdict.passed:
+                lines.append("next stage not run: this stage did not clear its floors")
+        if self.next is not None:
+            lines += ["", self.next.summary]
         return "\n".join(lines)
 
 
 def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None = None) -> RunResult:
+    """Run the suite (and, if it clears its floors, the next stage) with one loaded model."""
+    if req.then is not None and req.items_from is not None:
+        raise ConfigError("--then with --items-from: reuse items one stage at a time (run each suite separately)")
+    if req.then is not None and req.thresholds is None:
+        raise ConfigError("--then needs --thresholds: the floors decide whether the next stage runs")
+    outputs = [req.output] + ([req.then_output] if req.then is not None else [])
+    for out in outputs:
+        if out.exists() and not req.overwrite:
+            raise ConfigError(f"{out}: already exists; choose another --output or pass --overwrite")
     items_from = records.load(req.items_from) if req.items_from else None
     spec = req.spec
-    progress and progress(f"loading {spec.model}")
+    for suite in (req.suite, req.then):
+        if suite is not None:
+            validate_suite(suite, req.data_dir)
+    if progress:
+        progress(f"loading {spec.model}")
     loaded = load_lm(spec)
+    judge = None
+    judged = [t for s in (req.suite, req.then) if s for t in s.tasks if t.judge_rubric]
+    if req.judge_model and judged:
+        from gate.judge_model import load_judge
+
+        if progress:
+            progress(f"loading judge {req.judge_model}")
+        judge = load_judge(req.judge_model)
+    if req.early_verdict and req.thresholds is None:
+        raise ConfigError("--early-verdict needs --thresholds: it stops a task once its floor is decided")
+    from gate.setup_cache import reuse_hook
+
     opts = RunOptions(
+        # Requests built for an earlier checkpoint of the same suite are reused (never answers).
+        prepare_tasks=reuse_hook(),
+        judge=judge,
         data_dir=req.data_dir,
         sample=req.sample,
         seed=req.seed,
@@ -68,13 +124,32 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
         max_gen_toks=req.max_gen_toks,
         progress=progress,
     )
-    record = run_suite(loaded, req.suite, opts)
-    if spec.model == DEFAULT_MODEL:
+    result = _run_stage(loaded, req.suite, opts, req.output, req)
+    if req.then is None:
+        return result
+    verdict = check(result.record, req.thresholds.only(result.record.task_names()))
+    if not verdict.passed:
+        return replace(result, verdict=verdict)
+    if progress:
+        progress(f"{req.suite.name} cleared its floors; running {req.then.name}")
+    nxt = _run_stage(loaded, req.then, opts, req.then_output, req)
+    return replace(result, verdict=verdict, next=nxt)
+
+
+def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path, req: RunRequest) -> RunResult:
+    if req.early_verdict:
+        from gate.early import run_early_verdict
+
+        record = run_early_verdict(loaded, suite, req.thresholds.only([t.task for t in suite.tasks]), opts)
+    else:
+        record = run_suite(loaded, suite, opts)
+    if req.spec.model == DEFAULT_MODEL:
         record = replace(record, model=replace(record.model, id=DEFAULT_MODEL))
-    records.save(record, req.output)
+    # On disk first: a tracking-server failure must not lose an hour of evaluation.
+    records.save(record, output)
     if req.log_to_mlflow:
         from gate.store import Store
 
         record = Store().log_record(record)
-        records.save(record, req.output)
-    return RunResult(record=record, path=req.output)
+        records.save(record, output)
+    return RunResult(record=record, path=output)

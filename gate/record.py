@@ -54,6 +54,19 @@ class EarlyStop:
 
 
 @dataclass(frozen=True)
+class JudgeInfo:
+    """What an LLM-judged score depends on; records whose judge differs are not comparable."""
+
+    model: str
+    prompt_version: int
+    prompt_hash: str  # covers the prompt template and the rubric text
+    rubric_id: str
+    rubric_version: int
+    n_judged: int
+    n_invalid: int  # replies that broke the judge schema; counted as "not passed"
+
+
+@dataclass(frozen=True)
 class TaskResult:
     """One task of a suite, as measured."""
 
@@ -77,6 +90,8 @@ class TaskResult:
     early_stop: EarlyStop | None = None
     category_scores: dict[str, float] = field(default_factory=dict)
     blocking_failures: tuple[str, ...] = ()  # e.g. high-severity domain cases that failed
+    judge: JudgeInfo | None = None  # set when an LLM judge produced the scores
+    notes: tuple[str, ...] = ()  # how this run departs from the task's reference settings, for every report
 
 
 @dataclass(frozen=True)
@@ -186,12 +201,15 @@ def from_dict(data: dict[str, Any], source: str = "<record>") -> EvalRecord:
         t["items"] = tuple(ItemOutcome(**i) for i in t["items"])
         t["subtasks"] = tuple(t["subtasks"])
         t["blocking_failures"] = tuple(t.get("blocking_failures", ()))
+        t["notes"] = tuple(t.get("notes", ()))
         if t.get("generation") is not None:
             g = dict(t["generation"])
             g["until"] = tuple(g.get("until", ()))
             t["generation"] = GenerationSettings(**g)
         if t.get("early_stop") is not None:
             t["early_stop"] = EarlyStop(**t["early_stop"])
+        if t.get("judge") is not None:
+            t["judge"] = JudgeInfo(**t["judge"])
         tasks.append(TaskResult(**t))
     return EvalRecord(
         model=ModelInfo(**data["model"]),
@@ -231,6 +249,9 @@ def save(record: EvalRecord, path: str | Path, *, overwrite: bool = True) -> Pat
     try:
         with os.fdopen(fd, "w") as f:
             f.write(dumps(record))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a record is an ordinary file
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

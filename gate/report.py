@@ -253,6 +253,9 @@ def render_verdict_text(v: Verdict) -> str:
     out = [v.headline, "", *lines]
     if v.reasons:
         out += ["", *[f"- {r}" for r in v.reasons]]
+    early = [c for c in v.checks if c.reason.startswith("early verdict")]
+    if early:
+        out += ["", *[f"{c.task}: {c.reason}" for c in early]]
     notes = [c for c in v.checks if c.near_chance]
     if notes:
         out += [

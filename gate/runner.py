@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import difflib
 import platform
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from importlib.metadata import version
@@ -22,11 +21,14 @@ from typing import Any
 from gate import __version__
 from gate.config import Suite, TaskSpec
 from gate.data import expect_fewshot, task_manager
+from gate.domain import judge_missing, post_process
 from gate.errors import ConfigError, DataMissing, EvalFailed
 from gate.harness import LeafResult, parse_leaf
+from gate.judge import Judge
 from gate.models import LoadedModel
 from gate.record import EvalRecord, Sampling, SuiteInfo, TaskResult, Timing, Versions
 from gate.sampling import Selection, from_doc_ids, stratified
+from gate.stats import mean_interval
 
 BOOTSTRAP_ITERS = 1000  # stderr of non-mean metrics; lm-eval's 100k default costs minutes per task
 
@@ -39,6 +41,11 @@ class RunOptions:
     items_from: EvalRecord | None = None
     max_gen_toks: int | None = None
     progress: Callable[[str], None] | None = None
+    judge: Judge | None = None  # scores domain tasks that have a judge_rubric
+    # Exact doc ids per suite task and leaf (gate.early evaluates chunks of a seeded order this way).
+    doc_ids: dict[str, dict[str, list[int]]] | None = None
+    # Called with the leaf task objects right before lm-eval evaluates them (gate.setup_cache hooks in here).
+    prepare_tasks: Callable[[list[Any]], None] | None = None
 
 
 # A hook for domain tasks (per-category scores, blocking failures); set by gate.domain when present.
@@ -76,12 +83,22 @@ def _load_leaves(spec: TaskSpec, suite: Suite, opts: RunOptions) -> tuple[dict[s
     tm = _task_manager(opts.data_dir.resolve() if opts.data_dir else None, suite.include_paths)
     if spec.task not in tm.all_tasks:
         raise _unknown_task(spec.task, tm, suite)
-    expect_fewshot(tm, spec.num_fewshot)
+    expect_fewshot(tm, spec.num_fewshot, spec.fewshot_split)
     loaded = tm.load([spec.task])
     return loaded["tasks"], loaded.get("groups", {})
 
 
+def validate_suite(suite: Suite, data_dir: Path | None) -> None:
+    """Fail on unknown task names before any model is loaded."""
+    tm = _task_manager(data_dir.resolve() if data_dir else None, suite.include_paths)
+    for spec in suite.tasks:
+        if spec.task not in tm.all_tasks:
+            raise _unknown_task(spec.task, tm, suite)
+
+
 def _select(spec: TaskSpec, sizes: dict[str, int], opts: RunOptions) -> Selection:
+    if opts.doc_ids is not None and spec.task in opts.doc_ids:
+        return from_doc_ids(sizes, opts.doc_ids[spec.task], spec.task)
     if opts.items_from is not None:
         try:
             wanted = opts.items_from.doc_ids()[spec.task]
@@ -127,7 +144,10 @@ def _combine(
         else:
             value = sum(leaf.value for leaf in leaves) / len(leaves)
         stderrs = [leaf.stderr for leaf in leaves]
-        stderr = pooled_sample_stderr(stderrs, sizes) if None not in stderrs and all(s > 1 for s in sizes) else None
+        if None not in stderrs and all(s > 1 for s in sizes):
+            stderr = pooled_sample_stderr(stderrs, sizes)
+        else:  # subtasks with one item have no stderr of their own; cluster by subtask instead
+            stderr = mean_interval([i.score for i in items], [i.group for i in items]).stderr
     chances = [leaf.chance for leaf in leaves]
     chance = None
     if None not in chances:
@@ -168,6 +188,8 @@ def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions
         if not spec.optional:
             raise
         return _skipped(spec, f"skipped: no data ({e})")
+    if (reason := judge_missing(spec, opts.judge)) is not None:
+        return _skipped(spec, reason)
     sizes = {name: len(t.eval_docs) for name, t in leaves.items()}
     selection = _select(spec, sizes, opts)
     chosen = [leaves[name] for name in selection.leaves()]
@@ -179,12 +201,14 @@ def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions
             task.set_config(key="generation_kwargs", value={"max_gen_toks": max_gen}, update=True)
     if opts.progress:
         opts.progress(f"{spec.task}: {selection.total} items over {len(chosen)} task(s), {spec.num_fewshot}-shot")
+    if opts.prepare_tasks is not None:
+        opts.prepare_tasks(chosen)
     try:
         results = lm_eval.evaluator.simple_evaluate(
             model=loaded.lm,
             tasks=chosen,
             num_fewshot=spec.num_fewshot,
-            samples={name: ids for name, ids in selection.doc_ids.items() if ids},
+            samples={name: _Ids(ids) for name, ids in selection.doc_ids.items() if ids},
             task_manager=_task_manager(opts.data_dir.resolve() if opts.data_dir else None, suite.include_paths),
             apply_chat_template=suite.apply_chat_template,
             fewshot_as_multiturn=suite.fewshot_as_multiturn,
@@ -205,9 +229,31 @@ def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions
             raise EvalFailed(f"task '{name}': lm-eval returned {len(leaf.items)} items, {asked} were asked for")
         parsed.append(leaf)
     result = _combine(spec, parsed, is_group, _weight_by_size(groups, spec.task, spec.metric), selection.total)
+    result = post_process(spec, [s for leaf in parsed for s in leaf.raw_samples], result, opts.judge)
+    if spec.fewshot_split and any(t.get_config("fewshot_split") == spec.fewshot_split for t in chosen):
+        result = replace(result, notes=(*result.notes, _fewshot_note(spec)))
     for post in _post_processors:
         result = post(spec, parsed, result)
     return result
+
+
+def _fewshot_note(spec: TaskSpec) -> str:
+    return (
+        f"few-shot examples drawn first-n from the '{spec.fewshot_split}' split (the task's own pool is not in the "
+        "data dir); the evaluated item is left out of its own prompt; not comparable with published scores"
+    )
+
+
+class _Ids(list):
+    """Doc ids for lm-eval's `samples=`: still a list (lm-eval indexes it), but `in` is O(1): lm-eval
+    tests membership once per document of the task, quadratic with a plain list (seconds for MMLU)."""
+
+    def __init__(self, ids: list[int]):
+        super().__init__(ids)
+        self._set = frozenset(ids)
+
+    def __contains__(self, x: object) -> bool:
+        return x in self._set
 
 
 def _skipped(spec: TaskSpec, reason: str) -> TaskResult:
@@ -231,7 +277,13 @@ def run_suite(loaded: LoadedModel, suite: Suite, opts: RunOptions) -> EvalRecord
     """Evaluate every task of the suite with one loaded model; returns the record (not yet written)."""
     start = time.perf_counter()
     tasks = [run_task(loaded, suite, spec, opts) for spec in suite.tasks]
-    wall = time.perf_counter() - start
+    return build_record(loaded, suite, tasks, time.perf_counter() - start, opts)
+
+
+def build_record(
+    loaded: LoadedModel, suite: Suite, tasks: list[TaskResult], wall: float, opts: RunOptions
+) -> EvalRecord:
+    """The EvalRecord of a finished run: model, suite, versions, how items were chosen, timing."""
     n_items = sum(t.n for t in tasks)
     if opts.items_from is not None:
         sampling = Sampling(n=None, seed=None, source="items-from")
@@ -239,10 +291,9 @@ def run_suite(loaded: LoadedModel, suite: Suite, opts: RunOptions) -> EvalRecord
         sampling = Sampling(n=opts.sample, seed=opts.seed, source="sample")
     else:
         sampling = Sampling(n=None, seed=None, source="all")
-    info = loaded.info
-    from dataclasses import replace
-
-    model = replace(info, chat_template=suite.apply_chat_template, fewshot_as_multiturn=suite.fewshot_as_multiturn)
+    model = replace(
+        loaded.info, chat_template=suite.apply_chat_template, fewshot_as_multiturn=suite.fewshot_as_multiturn
+    )
     return EvalRecord(
         model=model,
         suite=SuiteInfo(name=suite.name, version=suite.version, hash=suite.hash),
@@ -252,7 +303,3 @@ def run_suite(loaded: LoadedModel, suite: Suite, opts: RunOptions) -> EvalRecord
         sampling=sampling,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-
-
-def _stderr_print(msg: str) -> None:
-    print(f"gate: {msg}", file=sys.stderr)

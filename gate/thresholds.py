@@ -94,6 +94,20 @@ def _check_task(t: TaskResult, name: str, floor: float, alpha: float) -> FloorCh
             outcome=NOT_EVALUATED,
             reason=f"only {t.n} of {t.n_requested} items were evaluated",
         )
+    if t.early_stop is not None:
+        # A fixed-sample interval is not valid after a data-dependent stop; the anytime-valid
+        # sequence that stopped the task already decided it at the thresholds' alpha.
+        passed = (t.early_stop.decision == "above_floor") == t.higher_is_better
+        return FloorCheck(
+            **base,
+            value=t.value,
+            ci_low=None,
+            ci_high=None,
+            n=t.n,
+            outcome=PASS if passed else FAIL,
+            reason=f"early verdict after {t.early_stop.items_used} of {t.early_stop.items_available} "
+            f"items: {t.early_stop.reason}",
+        )
     groups = [i.group for i in t.items] if any(i.group for i in t.items) else None
     iv = mean_interval([i.score for i in t.items], groups, alpha)
     # Report lm-eval's value; the interval comes from the same per-item outcomes it averaged.

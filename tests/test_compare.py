@@ -264,3 +264,20 @@ def test_simulated_five_point_drop_on_1000_items_blocks():
         r = compare(record(task("t", cand), candidate=True), record(task("t", base)), thresholds(t=0.0), REF)
         blocked += r.exit_code
     assert blocked / reps >= 0.9
+
+
+def test_real_smollm2_record_says_mmlu_is_near_chance_and_arc_easy_is_not():
+    """On a real SmolLM2-135M record (tests/data/records/README.md), MMLU cannot show a regression; ARC-Easy can."""
+    from pathlib import Path
+
+    from gate import record as records
+
+    real = records.load(Path(__file__).parent / "data" / "records" / "smollm2-check.json")
+    th = Thresholds(tasks={t.name: TaskThreshold(t.metric, True, max_drop=0.02) for t in real.tasks})
+    r = compare(real, real, th, REF)
+    mmlu = next(t for t in r.tasks if t.name == "mmlu")
+    arc = next(t for t in r.tasks if t.name == "arc_easy")
+    assert mmlu.baseline_near_chance and "a regression here is nearly invisible" in mmlu.reason
+    assert "even a fall to chance would likely go undetected" in mmlu.reason
+    assert not arc.near_chance and "near chance" not in arc.reason
+    assert r.exit_code == 0

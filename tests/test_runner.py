@@ -114,3 +114,25 @@ def test_fingerprint_is_stable_and_changes_with_one_weight(smol_dir, tmp_path):
     assert fingerprint(copy) != fingerprint(smol_dir)
     # and a reload of the changed copy reports the new fingerprint
     assert load_lm(ModelSpec(model=str(copy))).info.fingerprint == fingerprint(copy)
+
+
+def test_task_hash_is_the_same_in_another_process(data_dir, repo):
+    """HellaSwag's config holds Python functions; their memory addresses must not leak into the task hash."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    code = (
+        "import json,sys; from pathlib import Path; from gate.data import task_manager; "
+        "from gate.harness import config_hash; tm = task_manager(Path(sys.argv[1])); "
+        "t = tm.load(['hellaswag'])['tasks']['hellaswag']; "
+        "print(config_hash(t.dump_config(), 1, 'x'))"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", code, str(data_dir)], capture_output=True, text=True, check=True, env=env
+        ).stdout.strip()
+        for _ in range(2)
+    }
+    assert len(runs) == 1 and next(iter(runs)).startswith("sha256:")

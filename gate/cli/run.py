@@ -8,7 +8,7 @@ import click
 
 from gate.cli import cli
 from gate.cli.options import data_dir_option
-from gate.config import BACKENDS, DTYPES, ModelSpec, load_suite
+from gate.config import BACKENDS, DTYPES, ModelSpec, load_suite, load_thresholds
 from gate.errors import ConfigError
 
 
@@ -65,6 +65,33 @@ from gate.errors import ConfigError
     help="Cap generation length of generative tasks (recorded; records that differ are not comparable).",
 )
 @click.option(
+    "--judge-model",
+    default=None,
+    help="LLM judge for domain tasks with a judge_rubric: hf:PATH or local-chat-completions:model=NAME,base_url=URL.",
+)
+@click.option(
+    "--then",
+    "then_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Next stage's suite (e.g. suites/full.yaml), run with the same loaded model only if this suite clears its "
+    "floors; its record goes beside --output as <stem>.<suite name>.json.",
+)
+@click.option(
+    "--thresholds",
+    "thresholds_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("thresholds/default.yaml"),
+    show_default=True,
+    help="Floors that decide whether --then runs, and that --early-verdict stops against.",
+)
+@click.option(
+    "--early-verdict",
+    is_flag=True,
+    help="Evaluate items in a seeded order in chunks and stop each floored task once an anytime-valid interval "
+    "is wholly above or below its floor (error bounded by alpha). Not for baselines.",
+)
+@click.option(
     "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write the record."
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
@@ -86,6 +113,10 @@ def run(
     seed,
     items_from,
     max_gen_toks,
+    judge_model,
+    then_path,
+    thresholds_path,
+    early_verdict,
     output,
     overwrite,
     trust_remote_code,
@@ -98,11 +129,11 @@ def run(
     Example:
       gate run --model smollm2-135m --suite suites/fast.yaml \\
                --data-dir ../shared/data --sample 50 --seed 1 --output runs/candidate.json
+      gate run --model ./ckpt --suite suites/fast.yaml --then suites/full.yaml \\
+               --thresholds thresholds/default.yaml --output runs/ckpt.json
     """
     from gate.pipeline import RunRequest, evaluate_checkpoint
 
-    if output.exists() and not overwrite:
-        raise ConfigError(f"--output {output}: already exists; choose another path or pass --overwrite")
     if sample is not None and items_from is not None:
         raise ConfigError("--sample and --items-from: choose one; --items-from reuses an earlier record's items")
     spec = ModelSpec(
@@ -127,6 +158,12 @@ def run(
         max_gen_toks=max_gen_toks,
         output=output,
         log_to_mlflow=not no_mlflow,
+        judge_model=judge_model,
+        overwrite=overwrite,
+        then=load_suite(then_path) if then_path else None,
+        thresholds=load_thresholds(thresholds_path) if (then_path or early_verdict) else None,
+        early_verdict=early_verdict,
     )
     result = evaluate_checkpoint(request, progress=lambda m: click.echo(f"gate: {m}", err=True))
     click.echo(result.summary, err=True)
+    click.get_current_context().exit(result.exit_code)

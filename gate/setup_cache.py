@@ -1,0 +1,346 @@
+"""Set a suite up once, reuse it for every checkpoint: built requests and compiled prompt templates.
+
+The gate runs on every pushed checkpoint, but the requests of a suite (few-shot contexts,
+continuations) depend on the suite, never on the model. `RequestCache` keeps the requests a task
+built, keyed by everything they are a function of: the lm-eval version, the task's full config,
+the content of its evaluation and few-shot documents, the state of its few-shot random generators,
+and the build arguments (which docs, chat template or not). The key never includes the model, and
+answers are never cached: a second checkpoint reuses the questions, not the previous answers.
+
+Why not lm-eval's own `cache_requests=True`: its key is only
+`requests-<task>-<n>shot-rank<r>-world_size<w>[-chat_template][-fewshot_as_multiturn]-tokenizer<name>`,
+so a changed task YAML, a new lm-eval version, other data files or another few-shot seed all reuse
+stale requests; on a hit it returns the first `limit` cached docs and ignores `samples=` (the doc ids
+the gate asks for); and it stores dill pickles inside site-packages. (Its `--use_cache` answer cache is
+keyed by request only and would return a previous model's answers.)
+
+`install_template_cache()` memoises lm-eval's Jinja compilation: lm-eval compiles a prompt template
+anew for every document and few-shot example (31k compilations for the fast stage at 20%), which was
+most of its setup time. Rendering is unchanged, so prompts are byte-identical.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+CACHE_FORMAT = 1
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("GATE_CACHE_DIR") or str(Path.home() / ".cache" / "checkpoint-gate")
+    return Path(base) / "requests"
+
+
+def install_template_cache(maxsize: int = 8192) -> None:
+    """Make lm-eval compile each prompt template once per process (idempotent)."""
+    import lm_eval.utils as lm_utils
+
+    if getattr(lm_utils.apply_template, "_gate_cached", False):
+        return
+    compile_template = functools.lru_cache(maxsize=maxsize)(lm_utils.env.from_string)
+
+    def apply_template(template: str, doc: dict) -> str:
+        return compile_template(template).render(**doc)
+
+    apply_template._gate_cached = True  # type: ignore[attr-defined]
+    lm_utils.apply_template = apply_template
+
+
+def _stable(obj: Any) -> Any:
+    """A JSON-able form of a task config value that is the same in every process."""
+    if isinstance(obj, dict):
+        return {str(k): _stable(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, list | tuple):
+        return [_stable(v) for v in obj]
+    if isinstance(obj, str | int | float | bool) or obj is None:
+        return obj
+    if callable(obj):
+        try:
+            src = inspect.getsource(obj)
+        except (OSError, TypeError):
+            src = ""
+        name = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', type(obj).__name__)}"
+        return {"callable": name, "source": hashlib.sha256(src.encode()).hexdigest()}
+    return {"type": type(obj).__name__, "repr": repr(obj)}
+
+
+def _docs_hash(docs: Any) -> str:
+    """sha256 of the documents' content: Arrow buffers for a `datasets.Dataset`, JSON for plain lists."""
+    h = hashlib.sha256()
+    table = _arrow_table(docs)
+    if table is not None:
+        import pyarrow as pa
+
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as w:
+            w.write_table(table)
+        h.update(b"arrow\0")
+        h.update(memoryview(sink.getvalue()))
+        return h.hexdigest()
+    for d in docs if docs is not None else ():
+        h.update(json.dumps(d, sort_keys=True, default=str).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def _arrow_table(docs: Any):
+    """The rows of a `datasets.Dataset` as one Arrow table (its selection applied), or None for other docs."""
+    try:
+        import datasets
+    except ImportError:
+        return None
+    if not isinstance(docs, datasets.Dataset):
+        return None
+    table = docs.data.table
+    if docs._indices is not None:  # a select/filter view: the rows it shows, in its order
+        table = table.take(docs._indices.table.column(0))
+    return table
+
+
+def _rng_hash(rng: Any) -> str | None:
+    if rng is None or not hasattr(rng, "getstate"):
+        return None
+    return hashlib.sha256(repr(rng.getstate()).encode()).hexdigest()
+
+
+def request_key(task: Any, build_kwargs: dict[str, Any]) -> str | None:
+    """The cache key of the requests `task.build_all_requests(**build_kwargs)` would build; None: do not cache.
+
+    Requests rendered through a chat template depend on the model's tokenizer: they are not cached.
+    """
+    if build_kwargs.get("apply_chat_template") or build_kwargs.get("fewshot_as_multiturn"):
+        return None
+    sampler = getattr(task, "sampler", None)
+    try:
+        fewshot = task.fewshot_docs() if task.config.num_fewshot else None
+    except (KeyError, ValueError):
+        fewshot = None
+    parts = {
+        "format": CACHE_FORMAT,
+        "lm_eval": version("lm_eval"),
+        "config": _stable(task.dump_config()),
+        "eval_docs": _docs_hash(task.eval_docs),
+        "fewshot_docs": _docs_hash(fewshot),
+        "fewshot_rng": _rng_hash(getattr(task, "fewshot_rnd", None)),
+        "sampler_rng": _rng_hash(getattr(sampler, "rnd", None)),
+        "build": _stable({k: v for k, v in build_kwargs.items() if k != "chat_template"}),
+    }
+    blob = json.dumps(parts, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _encode(instances: list[Any]) -> dict[str, Any]:
+    docs: list[Any] = []
+    seen: dict[int, int] = {}
+    rows = []
+    for inst in instances:
+        if id(inst.doc) not in seen:
+            seen[id(inst.doc)] = len(docs)
+            docs.append(inst.doc)
+        rows.append(
+            {
+                "request_type": inst.request_type,
+                "doc": seen[id(inst.doc)],
+                "arguments": list(inst.args),
+                "idx": inst.idx,
+                "metadata": list(inst.metadata),
+            }
+        )
+    return {"format": CACHE_FORMAT, "docs": docs, "instances": rows}
+
+
+def _decode(payload: dict[str, Any]) -> list[Any]:
+    from lm_eval.api.instance import Instance
+
+    docs = payload["docs"]
+    return [
+        Instance(
+            request_type=r["request_type"],
+            doc=docs[r["doc"]],
+            arguments=tuple(r["arguments"]),
+            idx=r["idx"],
+            metadata=tuple(r["metadata"]),
+        )
+        for r in payload["instances"]
+    ]
+
+
+def _same(a: list[Any], b: list[Any]) -> bool:
+    return len(a) == len(b) and all(
+        x.request_type == y.request_type
+        and x.args == y.args
+        and x.idx == y.idx
+        and tuple(x.metadata) == tuple(y.metadata)
+        and x.doc == y.doc
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+@dataclass(frozen=True)
+class RequestCache:
+    """Built requests on disk, one JSON file per key (JSON, never pickle: loading it runs no code)."""
+
+    root: Path
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def load(self, key: str) -> list[Any] | None:
+        p = self.path(key)
+        try:
+            payload = json.loads(p.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        if payload.get("format") != CACHE_FORMAT:
+            return None
+        return _decode(payload)
+
+    def save(self, key: str, instances: list[Any]) -> bool:
+        """Store the requests if they survive a JSON round trip unchanged; says whether they were stored."""
+        try:
+            text = json.dumps(_encode(instances))
+        except (TypeError, ValueError):
+            return False  # e.g. images in the docs: such tasks are simply rebuilt every time
+        if not _same(_decode(json.loads(text)), instances):
+            return False
+        p = self.path(key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, p)
+        return True
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    uncacheable: int = 0
+
+
+def reuse_requests(task: Any, cache: RequestCache, stats: CacheStats | None = None) -> None:
+    """Make this task object take its built requests from `cache` when they are there, and store them when not.
+
+    A seam on the one task object the gate built (its `build_all_requests` attribute), so lm-eval's
+    `evaluate` runs unchanged around it.
+    """
+    build: Callable[..., None] = task.build_all_requests
+    stats = stats if stats is not None else CacheStats()
+
+    def build_all_requests(**kwargs: Any) -> None:
+        key = request_key(task, kwargs)
+        if key is None:
+            stats.uncacheable += 1
+            return build(**kwargs)
+        cached = cache.load(key)
+        if cached:
+            stats.hits += 1
+            task._instances = cached
+            return None
+        stats.misses += 1
+        build(**kwargs)
+        cache.save(key, task.instances)
+        return None
+
+    task.build_all_requests = build_all_requests
+
+
+def reuse_hook(cache: RequestCache | None = None, stats: CacheStats | None = None) -> Callable[[list[Any]], None]:
+    """A `RunOptions.prepare_tasks` hook: compiled templates once, and requests reused across checkpoints."""
+    cache = cache or RequestCache(default_cache_dir())
+
+    def prepare(tasks: list[Any]) -> None:
+        install_template_cache()
+        for t in tasks:
+            reuse_requests(t, cache, stats)
+
+    return prepare
+
+
+def _yaml_stamp(roots: list[Path]) -> str:
+    h = hashlib.sha256(f"index-format 2 {version('lm_eval')}".encode())
+    for root in roots:
+        h.update(f"\0root {root}".encode())
+        for p in sorted(root.glob("**/*.yaml")):
+            st = p.stat()
+            h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def cached_task_manager(
+    include_paths: tuple[Path, ...] | list[Path] = (), cache_dir: Path | None = None, include_defaults: bool = True
+):
+    """lm-eval's TaskManager, its index of ~14k task YAMLs read from disk cache when none has changed.
+
+    lm-eval parses every task YAML on each start (seconds, paid again by every checkpoint); the index
+    is a pure function of those files, so it is cached keyed by the lm-eval version and each YAML's
+    path, size and mtime. Any surprise in lm-eval's internals falls back to a plain TaskManager.
+    """
+    import lm_eval.tasks
+    from lm_eval.tasks import TaskManager
+    from lm_eval.tasks._index import Entry, Kind, TaskIndex
+
+    defaults = [Path(lm_eval.tasks.__file__).parent] if include_defaults else []
+    roots = [*defaults, *(Path(p) for p in include_paths)]
+    inc = [str(p) for p in include_paths] or None
+    try:
+        tm = TaskManager(include_defaults=False)
+        path = (cache_dir or default_cache_dir().parent) / "task-index" / f"{_yaml_stamp(roots)}.json"
+        try:
+            raw = json.loads(path.read_text())
+            index = {
+                k: Entry(
+                    name=e["name"],
+                    kind=Kind[e["kind"]],
+                    yaml_path=Path(e["yaml_path"]) if e["yaml_path"] else None,
+                    cfg=e["cfg"],
+                    tags=set(e["tags"]),
+                )
+                for k, e in raw.items()
+            }
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            index = TaskIndex.build(roots)
+            blob = {
+                k: {
+                    "name": e.name,
+                    "kind": e.kind.name,
+                    "yaml_path": str(e.yaml_path) if e.yaml_path else None,
+                    # lm-eval reads an entry's cfg only when it has no YAML file (TaskFactory._load_full_config)
+                    "cfg": None if e.yaml_path else e.cfg,
+                    "tags": sorted(e.tags),
+                }
+                for k, e in index.items()
+            }
+            try:
+                text = json.dumps(blob)
+            except TypeError:
+                text = None
+            if text is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(text)
+                os.replace(tmp, path)
+        tm.include_path = inc
+        tm._index = index
+        kinds: dict[Any, list[str]] = {}
+        for k, e in index.items():
+            kinds.setdefault(e.kind, []).append(k)
+        tm._all_tasks = sorted(index)
+        tm._all_subtasks = sorted(kinds.get(Kind.TASK, []) + kinds.get(Kind.PY_TASK, []))
+        tm._all_groups = sorted(kinds.get(Kind.GROUP, []))
+        tm._all_tags = sorted(kinds.get(Kind.TAG, []))
+        return tm
+    except (AttributeError, TypeError, ImportError):
+        return TaskManager(include_path=inc, include_defaults=include_defaults)

@@ -1,0 +1,104 @@
+"""`gate check` acceptance tests over example folders, on a record from a real evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gate.cli import _register, cli
+
+_register()
+DATA = Path(__file__).parent / "data"
+RECORD = DATA / "records" / "smollm2-check.json"
+T = DATA / "configs" / "thresholds"
+
+
+def check(*args: str):
+    return CliRunner().invoke(cli, ["check", str(RECORD), *args], catch_exceptions=False)
+
+
+@pytest.mark.parametrize(
+    "name, code, outcome",
+    [("pass", 0, "pass"), ("below_floor", 1, "fail"), ("inconclusive", 1, "inconclusive")],
+)
+def test_valid_thresholds(name, code, outcome):
+    r = check("--thresholds", str(T / "valid" / f"{name}.yaml"), "--format", "json")
+    assert r.exit_code == code, r.output
+    data = json.loads(r.stdout)
+    assert data["passed"] is (code == 0) and data["exit_code"] == code
+    arc = next(c for c in data["checks"] if c["task"] == "arc_easy")
+    assert arc["outcome"] == outcome
+    # the interval and the margin are reported, and they are consistent with the floor
+    assert arc["ci_low"] < arc["value"] < arc["ci_high"]
+    assert arc["margin"] == pytest.approx(arc["value"] - arc["floor"])
+
+
+def test_inconclusive_can_be_relaxed():
+    r = check("--thresholds", str(T / "valid" / "inconclusive.yaml"), "--inconclusive", "pass")
+    assert r.exit_code == 0, r.output
+
+
+def test_text_table_names_floor_margin_and_near_chance():
+    r = check("--thresholds", str(T / "valid" / "pass.yaml"))
+    assert r.exit_code == 0, r.output
+    assert "PASS" in r.stderr and "arc_easy" in r.stderr and ">= 0.25" in r.stderr
+    # MMLU at 135M parameters is within noise of 25%: the gate says so.
+    assert "mmlu" in r.stderr and "near chance" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "name, needle",
+    [
+        ("missing_metric", "tasks.arc_easy.metric: 'acc_norm' was not measured"),
+        ("unknown_task", "tasks.hellaswag: the record has no task 'hellaswag'"),
+        ("misspelt_key", "did you mean 'floor'"),
+        ("floor_not_a_number", "tasks.arc_easy.floor"),
+        ("no_direction", "higher_is_better"),
+        ("not_yaml", "not valid YAML"),
+    ],
+)
+def test_invalid_thresholds_are_exit_2_naming_the_problem(name, needle):
+    path = T / "invalid" / f"{name}.yaml"
+    r = check("--thresholds", str(path))
+    assert r.exit_code == 2, r.output
+    assert needle in r.output
+    assert str(path) in r.output
+
+
+def test_record_that_is_not_a_record(tmp_path):
+    bad = tmp_path / "r.json"
+    bad.write_text(json.dumps({"schema_version": 1, "tasks": []}))
+    r = CliRunner().invoke(cli, ["check", str(bad), "--thresholds", str(T / "valid" / "pass.yaml")])
+    assert r.exit_code == 2, r.output
+    assert "is required" in r.output
+
+
+def test_a_short_record_never_passes(tmp_path):
+    data = json.loads(RECORD.read_text())
+    data["tasks"][0]["n_requested"] = data["tasks"][0]["n"] + 5
+    short = tmp_path / "short.json"
+    short.write_text(json.dumps(data))
+    r = CliRunner().invoke(cli, ["check", str(short), "--thresholds", str(T / "valid" / "pass.yaml")])
+    assert r.exit_code == 1, r.output
+    assert "items were evaluated" in r.stderr
+
+
+@pytest.mark.parametrize("decision, code", [("above_floor", 0), ("below_floor", 1)])
+def test_an_early_verdict_decides_the_floor(decision, code, tmp_path):
+    data = json.loads(RECORD.read_text())
+    arc = data["tasks"][0]
+    arc["early_stop"] = {
+        "items_used": arc["n"],
+        "items_available": 2376,
+        "decision": decision,
+        "reason": "betting confidence sequence wholly on one side of 0.45",
+    }
+    rec = tmp_path / "early.json"
+    rec.write_text(json.dumps(data))
+    # 0.45 is inside the fixed-sample interval: without the early verdict this would be inconclusive
+    r = CliRunner().invoke(cli, ["check", str(rec), "--thresholds", str(T / "valid" / "inconclusive.yaml")])
+    assert r.exit_code == code, r.output
+    assert "early verdict after 60 of 2376 items" in r.stderr
