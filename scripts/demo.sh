@@ -9,7 +9,8 @@
 # Every step's exit code is printed. Outputs go to a new folder under runs/ (nothing earlier is overwritten).
 # Exits 0 when the story played out (the diff blocked the candidate), non-zero otherwise.
 # Env: GATE_DATA_DIR (default ../shared/data), MLFLOW_TRACKING_URI (default sqlite:///runs/mlflow.db),
-#      DEMO_FAST_SAMPLE (24), DEMO_BACKEND (hf), DEMO_STEPS / DEMO_LR (fine-tuning: 24 steps at 6e-4).
+#      DEMO_FAST_SAMPLE (24), DEMO_BACKEND (gate-hf: shared prefixes scored once;
+#      same answers as hf within 1e-4), DEMO_STEPS / DEMO_LR (fine-tuning: 24 steps at 6e-4).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh || exit 3
@@ -24,7 +25,7 @@ export MLFLOW_TRACKING_URI=${MLFLOW_TRACKING_URI:-sqlite:///$PWD/runs/mlflow.db}
 gate() { python -m gate "$@"; }
 step() { printf '\n== %s\n' "$*" >&2; }
 stop() { echo "demo: stopped at: $1 (exit code $2)" >&2; exit "$2"; }
-RUN=(--backend "${DEMO_BACKEND:-hf}" --device cpu --dtype float32)
+RUN=(--backend "${DEMO_BACKEND:-gate-hf}" --device cpu --dtype float32)
 
 step "1/4 Fast stage: MMLU 5-shot + ARC-Challenge 25-shot, ${DEMO_FAST_SAMPLE:-24} stratified items each"
 gate run --model smollm2-135m --suite suites/fast.yaml --sample "${DEMO_FAST_SAMPLE:-24}" --seed 1 "${RUN[@]}" \
