@@ -21,7 +21,7 @@ from gate.config import Suite, TaskSpec, Thresholds
 from gate.errors import ConfigError
 from gate.models import LoadedModel
 from gate.record import EarlyStop, EvalRecord, TaskResult
-from gate.runner import RunOptions, _load_leaves, _select, build_record, run_task
+from gate.runner import RunOptions, build_record, load_leaves, run_task, select_items
 from gate.sequential import ABOVE, BELOW, decide, seeded_order
 from gate.setup_cache import CacheStats, RequestCache, default_cache_dir, install_template_cache, reuse_hook
 
@@ -106,8 +106,8 @@ def run_task_early(
     first_chunk: int = FIRST_CHUNK,
 ) -> TaskResult:
     """One task, chunk by chunk in a seeded order, until its floor is decided or its items run out."""
-    leaves, _ = _load_leaves(spec, suite, opts)
-    pool = _select(spec, {name: len(t.eval_docs) for name, t in leaves.items()}, opts).doc_ids
+    leaves, _ = load_leaves(spec, suite, opts)
+    pool = select_items(spec, {name: len(t.eval_docs) for name, t in leaves.items()}, opts).doc_ids
     order = [(leaf, d) for leaf in sorted(pool) for d in pool[leaf]]
     order = [order[i] for i in seeded_order(len(order), opts.seed)]
     n = len(order)

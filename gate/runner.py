@@ -10,7 +10,8 @@ from __future__ import annotations
 import difflib
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
@@ -79,7 +80,8 @@ def _unknown_task(name: str, tm: Any, suite: Suite) -> ConfigError:
     return ConfigError(f"{suite.path}: tasks: unknown lm-eval task '{name}'{hint}; `lm-eval ls tasks` lists them")
 
 
-def _load_leaves(spec: TaskSpec, suite: Suite, opts: RunOptions) -> tuple[dict[str, Any], dict[str, Any]]:
+def load_leaves(spec: TaskSpec, suite: Suite, opts: RunOptions) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The lm-eval task objects of one suite task, by leaf name, and its groups (for size weighting)."""
     tm = _task_manager(opts.data_dir.resolve() if opts.data_dir else None, suite.include_paths)
     if spec.task not in tm.all_tasks:
         raise _unknown_task(spec.task, tm, suite)
@@ -96,7 +98,8 @@ def validate_suite(suite: Suite, data_dir: Path | None) -> None:
             raise _unknown_task(spec.task, tm, suite)
 
 
-def _select(spec: TaskSpec, sizes: dict[str, int], opts: RunOptions) -> Selection:
+def select_items(spec: TaskSpec, sizes: dict[str, int], opts: RunOptions) -> Selection:
+    """Which doc ids of each leaf to evaluate: given ids, a previous record's, a seeded sample, or all."""
     if opts.doc_ids is not None and spec.task in opts.doc_ids:
         return from_doc_ids(sizes, opts.doc_ids[spec.task], spec.task)
     if opts.items_from is not None:
@@ -183,7 +186,7 @@ def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions
     import lm_eval.evaluator
 
     try:
-        leaves, groups = _load_leaves(spec, suite, opts)
+        leaves, groups = load_leaves(spec, suite, opts)
     except DataMissing as e:
         if not spec.optional:
             raise
@@ -191,7 +194,7 @@ def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions
     if (reason := judge_missing(spec, opts.judge)) is not None:
         return _skipped(spec, reason)
     sizes = {name: len(t.eval_docs) for name, t in leaves.items()}
-    selection = _select(spec, sizes, opts)
+    selection = select_items(spec, sizes, opts)
     chosen = [leaves[name] for name in selection.leaves()]
     if not chosen:
         raise ConfigError(f"{suite.path}: task '{spec.task}': no items selected; check --sample and the data")
@@ -204,17 +207,18 @@ def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions
     if opts.prepare_tasks is not None:
         opts.prepare_tasks(chosen)
     try:
-        results = lm_eval.evaluator.simple_evaluate(
-            model=loaded.lm,
-            tasks=chosen,
-            num_fewshot=spec.num_fewshot,
-            samples={name: _Ids(ids) for name, ids in selection.doc_ids.items() if ids},
-            task_manager=_task_manager(opts.data_dir.resolve() if opts.data_dir else None, suite.include_paths),
-            apply_chat_template=suite.apply_chat_template,
-            fewshot_as_multiturn=suite.fewshot_as_multiturn,
-            bootstrap_iters=BOOTSTRAP_ITERS,
-            log_samples=True,
-        )
+        with _without_env_probes():
+            results = lm_eval.evaluator.simple_evaluate(
+                model=loaded.lm,
+                tasks=chosen,
+                num_fewshot=spec.num_fewshot,
+                samples={name: _Ids(ids) for name, ids in selection.doc_ids.items() if ids},
+                task_manager=_task_manager(opts.data_dir.resolve() if opts.data_dir else None, suite.include_paths),
+                apply_chat_template=suite.apply_chat_template,
+                fewshot_as_multiturn=suite.fewshot_as_multiturn,
+                bootstrap_iters=BOOTSTRAP_ITERS,
+                log_samples=True,
+            )
     except (RuntimeError, ValueError, KeyError, IndexError, TypeError, AssertionError, OSError) as e:
         raise EvalFailed(f"task '{spec.task}': lm-eval failed: {type(e).__name__}: {e}") from e
     if results is None:
@@ -235,6 +239,21 @@ def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions
     for post in _post_processors:
         result = post(spec, parsed, result)
     return result
+
+
+@contextmanager
+def _without_env_probes() -> Iterator[None]:
+    """lm-eval ends every `simple_evaluate` by running git and torch's collect_env (pip, nvidia-smi, ...)
+    as subprocesses: about a second per task on every checkpoint, and "fatal: not a git repository" on
+    stderr outside a checkout. The gate never reads that block; the record carries its own versions."""
+    import lm_eval.evaluator as ev
+
+    saved = ev.add_env_info, ev.get_git_commit_hash
+    ev.add_env_info, ev.get_git_commit_hash = (lambda storage: None), (lambda: None)
+    try:
+        yield
+    finally:
+        ev.add_env_info, ev.get_git_commit_hash = saved
 
 
 def _fewshot_note(spec: TaskSpec) -> str:
