@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gate.record import EvalRecord, ItemOutcome, TaskResult
+from gate.record import EvalRecord, ItemOutcome, JudgeInfo, TaskResult
 
 EXCERPT_CHARS = 160
 
@@ -50,7 +50,25 @@ def task_differences(c: TaskResult, b: TaskResult) -> list[str]:
         if bv != cv:
             label = {"task_hash": "lm-eval task hash", "num_fewshot": "few-shot count"}.get(f, f)
             out.append(f"{label} differs (baseline {_short(bv)}, candidate {_short(cv)})")
+    out += _judge_differences(c.judge, b.judge)
     return out
+
+
+# What an LLM-judged score depends on (the counts of judged and invalid replies are outcomes, not setup).
+_JUDGE_SETUP = ("model", "prompt_version", "prompt_hash", "rubric_id", "rubric_version")
+
+
+def _judge_differences(c: JudgeInfo | None, b: JudgeInfo | None) -> list[str]:
+    if c is None and b is None:
+        return []
+    if c is None or b is None:
+        which = "baseline" if b is not None else "candidate"
+        return [f"only the {which} was scored by an LLM judge"]
+    return [
+        f"judge {f.replace('_', ' ')} differs (baseline {_short(getattr(b, f))}, candidate {_short(getattr(c, f))})"
+        for f in _JUDGE_SETUP
+        if getattr(b, f) != getattr(c, f)
+    ]
 
 
 def _short(v: Any) -> str:

@@ -12,6 +12,7 @@ from scipy import stats as st
 from gate.compare import compare
 from gate.config import Policy, TaskThreshold, Thresholds
 from gate.errors import ConfigError
+from gate.record import JudgeInfo
 from tests.fixtures_diff import REF, base_scores, flip, record, task, thresholds
 
 BASE = base_scores(1000, 0.7, seed=1)
@@ -139,6 +140,34 @@ def test_different_task_setup_is_not_comparable(override, words):
     c = record(task("arc_easy", BASE, **override), candidate=True)
     t = _one(compare(c, b, thresholds(arc_easy=0.02), REF))
     assert t.decision == "not_comparable" and t.blocking and words in t.reason
+
+
+JUDGE = JudgeInfo(
+    model="hf:judge-a", prompt_version=1, prompt_hash="sha256:aa", rubric_id="policy", rubric_version=2,
+    n_judged=40, n_invalid=1,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("base_judge", "cand_judge", "words"),
+    [
+        (JUDGE, replace(JUDGE, model="hf:judge-b"), "judge model differs (baseline hf:judge-a, candidate hf:judge-b)"),
+        (JUDGE, replace(JUDGE, rubric_version=3), "judge rubric version differs (baseline 2, candidate 3)"),
+        (JUDGE, replace(JUDGE, prompt_hash="sha256:bb"), "judge prompt hash differs"),
+        (JUDGE, None, "only the baseline was scored by an LLM judge"),
+    ],
+)
+def test_scores_from_a_different_judge_are_not_comparable(base_judge, cand_judge, words):
+    b = record(task("arc_easy", BASE, judge=base_judge))
+    c = record(task("arc_easy", BASE, judge=cand_judge), candidate=True)
+    t = _one(compare(c, b, thresholds(arc_easy=0.02), REF))
+    assert t.decision == "not_comparable" and t.blocking and words in t.reason
+
+
+def test_same_judge_with_other_reply_counts_stays_comparable():
+    b = record(task("arc_easy", BASE, judge=JUDGE))
+    c = record(task("arc_easy", BASE, judge=replace(JUDGE, n_invalid=3)), candidate=True)
+    assert _one(compare(c, b, thresholds(arc_easy=0.02), REF)).decision == "ok"
 
 
 def test_lm_eval_version_difference_is_not_comparable():
