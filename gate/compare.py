@@ -16,19 +16,21 @@ candidate - baseline, read in the metric's better direction, against the allowed
     not_comparable the task cannot be paired: missing, skipped, different setup, no shared items
 
 Tasks with `max_drop` in the thresholds are gated; others are compared with an allowance of
-0 and shown, and they only block through the forgetting rule.
+0 and shown, and they only block through the forgetting rule. A failed high-severity domain case
+in the candidate blocks whatever the averages, as in `gate check` (gate.task_context).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 
 from gate import stats
 from gate.config import Policy, TaskThreshold, Thresholds
 from gate.errors import ConfigError
 from gate.pairing import FlippedItem, flipped_items, pair_items, setup_differences, task_differences
 from gate.record import BaselineRef, EvalRecord, TaskResult
+from gate.task_context import TaskContext, failure_reason, task_context
 
 DECISIONS = ("regressed", "inconclusive", "not_comparable", "ok", "improved")
 MAX_EXAMPLES = 5
@@ -65,6 +67,7 @@ class TaskComparison:
     newly_right: int = 0
     newly_wrong_examples: tuple[FlippedItem, ...] = ()
     newly_right_examples: tuple[FlippedItem, ...] = ()
+    context: TaskContext = field(default_factory=TaskContext)  # categories, notes, judge, hard failures
 
 
 @dataclass(frozen=True)
@@ -382,10 +385,15 @@ def compare(
         adjusted = stats.holm([d.p_value for _, d in family])
         for (tc, _), p_adj in zip(family, adjusted, strict=True):
             finished[tc.name] = _decide(tc, p_adj, alpha, len(family), policy)
-    tasks = [finished.get(tc.name, tc) for tc, _ in drafts]
+    tasks = [
+        replace(finished.get(tc.name, tc), context=task_context(ctasks.get(tc.name), btasks.get(tc.name)))
+        for tc, _ in drafts
+    ]
     forgetting = _forgetting(tasks)
     reasons = []
     for t in tasks:
+        if t.context.blocking_failures:  # as in `gate check`: whatever the average
+            reasons.append(failure_reason(t.name, t.context))
         if t.blocking:
             if t.decision == "regressed":
                 reasons.append(

@@ -14,6 +14,7 @@ from typing import Any
 
 from gate.compare import Comparison, TaskComparison, fmt_delta
 from gate.pairing import FlippedItem
+from gate.task_context import CategoryMove
 from gate.thresholds import Verdict
 
 FORMATS = ("text", "markdown", "json")
@@ -114,12 +115,29 @@ def _text(c: Comparison) -> str:
                 f"  n={t.n_paired} paired ({t.method}, {t.n_clusters} units), p={_p(t.p_value)}, "
                 f"Holm p={_p(t.p_adjusted)}; newly wrong {t.newly_wrong}, newly right {t.newly_right}"
             )
+        out += [f"  {line}" for line in _context_text(t)]
         for label, items in (("newly wrong", t.newly_wrong_examples), ("newly right", t.newly_right_examples)):
             for it in items:
                 out.append(f"  {label}: {_item_text(it)}")
     out.append("")
     out += [f"{k}: {v}" for k, v in _context_lines(c)]
     return "\n".join(out) + "\n"
+
+
+def _category_text(m: CategoryMove, percent: bool) -> str:
+    move = f"{_value(m.baseline, percent)} -> {_value(m.candidate, percent)}"
+    return f"{m.category} {move} ({fmt_delta(m.delta, percent)})"
+
+
+def _context_text(t: TaskComparison) -> list[str]:
+    ctx = t.context
+    out = []
+    if ctx.blocking_failures:
+        out.append(f"high-severity cases failed (block): {', '.join(ctx.blocking_failures)}")
+    if ctx.categories:
+        out.append("categories: " + "; ".join(_category_text(m, t.percent) for m in ctx.categories))
+    out += [f"note: {n}" for n in ctx.notes]
+    return out
 
 
 def _item_text(it: FlippedItem) -> str:
@@ -160,6 +178,7 @@ def _markdown(c: Comparison) -> str:
         if t.n_paired:
             stats = f" (n={t.n_paired}, {t.method}, p={_p(t.p_value)}, Holm p={_p(t.p_adjusted)})"
         out.append(f"- `{t.name}`: {_cell(t.reason)}{stats}")
+        out += [f"  - {_cell(line)}" for line in _context_text(t)]
     out.append("")
     for t in c.tasks:
         if not (t.newly_wrong or t.newly_right):

@@ -13,6 +13,8 @@ from gate.compare import compare
 from gate.config import Policy, TaskThreshold, Thresholds
 from gate.errors import ConfigError
 from gate.record import JudgeInfo
+from gate.report import render_comparison
+from gate.task_context import CategoryMove
 from tests.fixtures_diff import REF, base_scores, flip, record, task, thresholds
 
 BASE = base_scores(1000, 0.7, seed=1)
@@ -168,6 +170,42 @@ def test_same_judge_with_other_reply_counts_stays_comparable():
     b = record(task("arc_easy", BASE, judge=JUDGE))
     c = record(task("arc_easy", BASE, judge=replace(JUDGE, n_invalid=3)), candidate=True)
     assert _one(compare(c, b, thresholds(arc_easy=0.02), REF)).decision == "ok"
+
+
+def test_failed_high_severity_case_blocks_a_diff_whatever_the_average():
+    def policy(failed, cats):
+        return task("policy", BASE, kind="domain", blocking_failures=failed, category_scores=cats)
+
+    b = record(task("arc_easy", BASE), policy(("sec-004",), {"refunds": 0.5}))
+    c = record(
+        task("arc_easy", BASE), policy(("sec-004", "sec-007"), {"privacy": 0.5, "refunds": 0.75}), candidate=True
+    )
+    cmp = compare(c, b, thresholds(arc_easy=0.02), REF)
+    assert cmp.exit_code == 1
+    assert cmp.blocking_reasons == (
+        "policy: 2 high-severity cases failed (sec-004, sec-007); 1 of them failed in the baseline too",
+    )
+    t = {t.name: t for t in cmp.tasks}["policy"]
+    assert t.decision == "ok"  # the average did not move: the failures alone block
+    assert t.context.categories == (CategoryMove("privacy", None, 0.5), CategoryMove("refunds", 0.5, 0.75))
+    text = render_comparison(cmp, "text")
+    assert "categories: privacy n/a -> 50.0% (n/a); refunds 50.0% -> 75.0% (+25.0 pts)" in text
+    assert "high-severity cases failed (block): sec-004, sec-007" in render_comparison(cmp, "markdown")
+    clean = record(task("arc_easy", BASE), policy((), {"refunds": 0.75}), candidate=True)
+    assert compare(clean, b, thresholds(arc_easy=0.02), REF).exit_code == 0
+
+
+def test_run_notes_and_the_judge_are_shown_in_the_diff():
+    note = "few-shot examples drawn first-n from the 'test' split"
+    b = record(task("arc_easy", BASE, notes=(note,), judge=JUDGE))
+    c = record(task("arc_easy", BASE, notes=(note,), judge=JUDGE), candidate=True)
+    cmp = compare(c, b, thresholds(arc_easy=0.02), REF)
+    assert _one(cmp).context.notes == (
+        note,
+        "scored by LLM judge hf:judge-a (rubric policy v2, prompt v1); 1 of 40 replies broke the reply schema "
+        "and count as failed",
+    )
+    assert f"note: {note}" in render_comparison(cmp, "text")
 
 
 def test_lm_eval_version_difference_is_not_comparable():
