@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from gate.config import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,12 +33,12 @@ def test_every_right_answer_is_taught_by_the_fine_tuning_corpus() -> None:
     assert len(missing) <= 8, missing
 
 
-def test_demo_suite_points_lm_eval_at_the_task(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_suite_points_lm_eval_at_the_task(tmp_path: Path) -> None:
     from lm_eval.tasks import TaskManager, get_task_dict
 
     suite = load_suite(ROOT / "suites" / "demo.yaml")
     assert [t.kind for t in suite.tasks] == ["general", "general", "domain"]
-    monkeypatch.chdir(ROOT)  # data_files is relative to the repository root (see the task YAML)
+    assert Path.cwd() == tmp_path  # (conftest) the task's data file is found from any directory
     tm = TaskManager(include_path=[str(p) for p in suite.include_paths])
     task = get_task_dict(["demo_policy"], tm)["demo_policy"]
     docs = list(task.test_docs())
