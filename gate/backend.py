@@ -77,7 +77,8 @@ class PrefixCachedHFLM(HFLM):
             return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
         window = self._usable_window()
         mine = [i for i, (_, c, k) in enumerate(requests) if c and k and len(c) + len(k) <= window + 1]
-        rest = [i for i in range(len(requests)) if i not in set(mine)]
+        taken = set(mine)
+        rest = [i for i in range(len(requests)) if i not in taken]
         out: list[tuple[float, bool] | None] = [None] * len(requests)
         if rest:
             self.forward_stats.fallback_requests += len(rest)
@@ -109,17 +110,20 @@ class PrefixCachedHFLM(HFLM):
         seqs = [ctx + cont for _, ctx, cont in requests]
         root = build_tree(seqs, [len(ctx) - 1 for _, ctx, _ in requests], min_span=self.prefix_min_span)
         n = len(requests)
-        self._logp = [[] for _ in range(n)]
+        self._logp: list[list[float]] = [[] for _ in range(n)]
         self._greedy = [True] * n
+        self._logp_dtype = torch.float32  # set by _gather to the log-softmax dtype
         rows = override_bs or (self.batch_size if isinstance(self.batch_size, int) else 64)
         self._max_rows = max(1, int(rows))
         with torch.no_grad():
             self._forward_children([(c, 0) for c in root.children], None)
         out = []
         for i in range(n):
-            # hf sums the gathered log-probs of the continuation in the softmax dtype
-            out.append((float(torch.stack(self._logp[i]).sum()), self._greedy[i]))
-        del self._logp, self._greedy
+            # hf sums the gathered log-probs of the continuation in the softmax dtype (the floats held
+            # here are those values exactly: float32 -> Python float -> float32 round-trips)
+            total = torch.tensor(self._logp[i], dtype=self._logp_dtype).sum()
+            out.append((float(total), self._greedy[i]))
+        del self._logp, self._greedy, self._logp_dtype
         return out
 
     def _forward_children(self, nodes: list[tuple[Node, int]], parent: _Level | None) -> None:
@@ -223,7 +227,8 @@ class PrefixCachedHFLM(HFLM):
         picked = logits[r_i, c_i]  # [targets, vocab]
         logp = F.log_softmax(picked, dim=-1, dtype=self.softmax_dtype)
         tok = torch.tensor(toks, device=dev)
-        vals = logp.gather(1, tok[:, None]).squeeze(1).cpu()
+        self._logp_dtype = logp.dtype
+        vals = logp.gather(1, tok[:, None]).squeeze(1).cpu().tolist()
         greedy = (logp.argmax(dim=-1) == tok).cpu().tolist()
         for j, req in enumerate(reqs):
             self._logp[req].append(vals[j])
