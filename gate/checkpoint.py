@@ -35,7 +35,7 @@ class Checkpoint:
             ("--revision", s.revision),
             ("--gguf-file", s.gguf_file),
             ("--dtype", s.dtype),
-            ("--quantization", s.quantization),
+            ("--quantize", s.quantization),
             ("--backend", s.backend),
             ("--batch-size", s.batch_size),
             ("--max-length", s.max_length),
@@ -78,7 +78,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         gguf_file=data.get("gguf_file"),
         dtype=data.get("dtype", "auto"),
         quantization=data.get("quantization", "none"),
-        backend=data.get("backend", "hf"),
+        backend=data.get("backend"),  # absent: the suite's, else hf
         batch_size=data.get("batch_size", 8),
         max_length=data.get("max_length"),
     )

@@ -46,6 +46,7 @@ class Suite:
     apply_chat_template: bool = False
     fewshot_as_multiturn: bool = False
     include_paths: tuple[Path, ...] = ()
+    backend: str | None = None  # the lm-eval backend this suite runs on unless --backend says otherwise
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class ModelSpec:
     device: str = "auto"
     batch_size: int = 8
     quantization: str = "none"
-    backend: str = "hf"
+    backend: str | None = None  # None: the suite's `backend`, else hf (see resolve_backend)
     trust_remote_code: bool = False
     allow_pickle: bool = False
     max_length: int | None = None
@@ -142,6 +143,7 @@ def load_suite(path: str | Path) -> Suite:
         apply_chat_template=data.get("apply_chat_template", False),
         fewshot_as_multiturn=data.get("fewshot_as_multiturn", False),
         include_paths=tuple(includes),
+        backend=data.get("backend"),
     )
 
 
@@ -178,3 +180,21 @@ def load_thresholds(path: str | Path) -> Thresholds:
         policy=Policy(**data.get("policy", {})),
         path=p,
     )
+
+
+def resolve_backend(spec: ModelSpec, *suites: Suite | None) -> ModelSpec:
+    """The backend a run uses: --backend (or the checkpoint file's), else the suites' own, else hf.
+
+    One model is loaded and wrapped once per run, so chained suites (--then) that name different
+    backends are refused rather than silently run on one of them.
+    """
+    if spec.backend is not None:
+        return spec
+    named = {s.backend: s for s in suites if s is not None and s.backend is not None}
+    if len(named) > 1:
+        (a, sa), (b, sb) = list(named.items())[:2]
+        raise ConfigError(
+            f"{sb.path}: backend: {b} differs from {sa.path}'s {a}; one run loads the model once: "
+            "give --backend, or make the suites agree"
+        )
+    return replace(spec, backend=next(iter(named), "hf"))

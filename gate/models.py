@@ -203,6 +203,8 @@ def load_lm(spec: ModelSpec) -> LoadedModel:
     """Load the model once and wrap it in the lm-eval backend the spec names."""
     if spec.model == DEFAULT_MODEL and spec.gguf_file is None:
         spec = replace(spec, gguf_file=SMOLLM2_GGUF)
+    if spec.backend is None:  # library callers that name no backend get lm-eval's plain one
+        spec = replace(spec, backend="hf")
     device = resolve_device(spec.device)
     _check_spec(spec, device)
     dtype = resolve_dtype(spec.dtype, device)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gate import record as records
-from gate.config import ModelSpec, Suite, Thresholds
+from gate.config import ModelSpec, Suite, Thresholds, resolve_backend
 from gate.errors import ConfigError
 from gate.models import DEFAULT_MODEL, LoadedModel, load_lm
 from gate.record import EvalRecord
@@ -94,7 +94,7 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
         if out.exists() and not req.overwrite:
             raise ConfigError(f"{out}: already exists; choose another --output or pass --overwrite")
     items_from = records.load(req.items_from) if req.items_from else None
-    spec = req.spec
+    spec = resolve_backend(req.spec, req.suite, req.then)
     for suite in (req.suite, req.then):
         if suite is not None:
             validate_suite(suite, req.data_dir)

@@ -25,7 +25,7 @@ export MLFLOW_TRACKING_URI=${MLFLOW_TRACKING_URI:-sqlite:///$PWD/runs/mlflow.db}
 gate() { python -m gate "$@"; }
 step() { printf '\n== %s\n' "$*" >&2; }
 stop() { echo "demo: stopped at: $1 (exit code $2)" >&2; exit "$2"; }
-RUN=(--backend "${DEMO_BACKEND:-gate-hf}" --device cpu --dtype float32)
+RUN=(--device cpu --dtype float32 ${DEMO_BACKEND:+--backend "$DEMO_BACKEND"})  # else the suites' backend: gate-hf
 
 step "1/4 Fast stage: MMLU 5-shot + ARC-Challenge 25-shot, ${DEMO_FAST_SAMPLE:-24} stratified items each"
 gate run --model smollm2-135m --suite suites/fast.yaml --sample "${DEMO_FAST_SAMPLE:-24}" --seed 1 "${RUN[@]}" \

@@ -66,3 +66,13 @@ def smol_lm(smol_dir):
     from gate.models import load_lm
 
     return load_lm(ModelSpec(model=str(smol_dir), batch_size=8))
+
+
+@pytest.fixture(scope="session")
+def smol_gate_lm(smol_dir):
+    """The same model behind `gate-hf` (shared prompt prefixes scored once; hf's answers, see
+    test_backend_equivalence): for tests whose long few-shot or multi-option prompts make `hf` slow."""
+    from gate.config import ModelSpec
+    from gate.models import load_lm
+
+    return load_lm(ModelSpec(model=str(smol_dir), batch_size=8, backend="gate-hf"))

@@ -43,6 +43,26 @@ def test_hub_pointer_gives_pinned_run_args(tmp_path):
     assert "--dtype" in args and args[args.index("--dtype") + 1] == "bfloat16"
 
 
+def test_every_flag_of_a_full_pointer_is_one_gate_run_accepts(tmp_path, repo):
+    import gate.cli.run  # noqa: F401 - registers `gate run`
+
+    text = (
+        f"name: q\nmodel: acme/m\nrevision: {SHA}\ngguf_file: m.gguf\ndtype: bfloat16\nquantization: 4bit\n"
+        "backend: gate-hf\nbatch_size: 4\nmax_length: 2048\n"
+    )
+    args = load_checkpoint(write(tmp_path, text)).run_args()
+    run = cli.commands["run"]
+    ctx = run.make_context("run", [*args, "--suite", str(repo / "suites/fast.yaml"), "--output", "o.json"])
+    p = ctx.params
+    assert (p["model"], p["revision"], p["gguf_file"], p["dtype"]) == ("acme/m", SHA, "m.gguf", "bfloat16")
+    assert (p["quantize"], p["backend"], p["batch_size"], p["max_length"]) == ("4bit", "gate-hf", 4, 2048)
+
+
+def test_pointer_without_a_backend_leaves_it_to_the_suite(tmp_path):
+    args = load_checkpoint(write(tmp_path, f"name: q\nmodel: acme/m\nrevision: {SHA}\n")).run_args()
+    assert "--backend" not in args
+
+
 def test_json_format(tmp_path):
     p = write(tmp_path, "name: local\nmodel: /models/x\ngguf_file: x.Q4_1.gguf\n")
     r = CliRunner().invoke(cli, ["checkpoint", "show", str(p)])

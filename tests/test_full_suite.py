@@ -25,9 +25,9 @@ V2 = (
 
 
 @pytest.fixture(scope="module")
-def full_record(smol_lm, data_dir):
+def full_record(smol_gate_lm, data_dir):
     suite = load_suite(ROOT / "suites" / "full.yaml")
-    return run_suite(smol_lm, suite, RunOptions(data_dir=data_dir, sample=2, seed=0, max_gen_toks=16))
+    return run_suite(smol_gate_lm, suite, RunOptions(data_dir=data_dir, sample=2, seed=0, max_gen_toks=16))
 
 
 def test_all_six_v2_tasks_and_both_domain_suites_are_in_the_record(full_record):
@@ -43,6 +43,7 @@ def test_all_six_v2_tasks_and_both_domain_suites_are_in_the_record(full_record):
         assert all(i.prompt_hash and i.doc_hash for i in t.items), name
     assert {t.kind for t in full_record.tasks if t.name in V2} == {"general"}
     assert full_record.model.chat_template and full_record.model.fewshot_as_multiturn
+    assert full_record.model.backend == "gate-hf"
 
 
 def test_gpqa_is_skipped_offline_and_says_why(full_record):

@@ -23,12 +23,13 @@ from gate.errors import ConfigError
     "--device", default="auto", show_default=True, help="auto (cuda if present, else cpu), cpu, cuda, cuda:N."
 )
 @click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option("--max-length", type=int, default=None, help="Context window in tokens (default: the model config's).")
 @click.option(
     "--backend",
     type=click.Choice(BACKENDS),
-    default="hf",
-    show_default=True,
-    help="lm-eval model backend: hf, gate-hf (shared-prefix scoring) or vllm (GPU).",
+    default=None,
+    help="lm-eval model backend: hf, gate-hf (shared-prefix scoring) or vllm (GPU). Default: the suite's "
+    "`backend:`, else hf.",
 )
 @click.option(
     "--quantize",
@@ -105,6 +106,7 @@ def run(
     dtype,
     device,
     batch_size,
+    max_length,
     backend,
     quantize,
     suite_path,
@@ -145,6 +147,7 @@ def run(
         batch_size=batch_size,
         quantization=quantize,
         backend=backend,
+        max_length=max_length,
         trust_remote_code=trust_remote_code,
         allow_pickle=allow_pickle,
     )
