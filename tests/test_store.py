@@ -211,6 +211,22 @@ def test_history_lists_gate_runs_newest_first(store: Store) -> None:
     assert store.history(suite="full") == []
 
 
+def test_history_command_shows_each_runs_scores_newest_first(store: Store) -> None:
+    a = store.log_record(make_record(seed="a"))
+    b = store.log_record(make_record(seed="b"))
+    uri = ["--tracking-uri", store.tracking_uri]
+
+    r = CliRunner().invoke(cli, ["baseline", "history", "--suite", "fast", *uri])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.index(f"run {b.mlflow_run_id}") < r.stdout.index(f"run {a.mlflow_run_id}")
+    line = next(x for x in r.stdout.splitlines() if "arc_easy/acc_norm" in x)
+    assert "0.7500" in line and "n=" in line and "_stderr" not in r.stdout
+    data = json.loads(CliRunner().invoke(cli, ["baseline", "history", "--format", "json", *uri]).stdout)
+    assert [d["run_id"] for d in data] == [b.mlflow_run_id, a.mlflow_run_id]
+    none = CliRunner().invoke(cli, ["baseline", "history", "--suite", "full", *uri])
+    assert none.exit_code == 0 and "no finished gate runs of suite 'full'" in none.output
+
+
 def test_default_tracking_uri_is_sqlite_in_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -93,3 +93,41 @@ def list_(fmt: str, tracking_uri: str | None) -> None:
         click.echo(
             f"{e.name}\tv{e.version}\t{e.run_id}\t{e.model_id}\t{e.suite}\t{e.frozen_by}\t{e.frozen_at}\t{state}"
         )
+
+
+def _headline_metrics(metrics: dict[str, float]) -> list[tuple[str, float]]:
+    """`task/metric` values, without their stderr, n, category and timing companions."""
+    out = []
+    for key, value in sorted(metrics.items()):
+        task, _, rest = key.partition("/")
+        if task == "timing" or not rest or "/" in rest or rest == "n" or rest.endswith("_stderr"):
+            continue
+        out.append((key, value))
+    return out
+
+
+@baseline.command()
+@click.option("--suite", help="Only runs of this suite (its name, e.g. fast).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--experiment", default="checkpoint-gate", show_default=True, help="MLflow experiment of the runs.")
+@_fmt
+@_uri
+def history(suite: str | None, limit: int, experiment: str, fmt: str, tracking_uri: str | None) -> None:
+    """Logged gate runs, newest first, with each task's score: what to freeze, and how scores moved.
+
+    Example: gate baseline history --suite fast --limit 10
+    """
+    entries = Store(tracking_uri).history(experiment=experiment, suite=suite, limit=limit)
+    if fmt == "json":
+        click.echo(json.dumps([asdict(e) for e in entries], indent=1))
+        return
+    if not entries:
+        click.echo("no finished gate runs" + (f" of suite '{suite}'" if suite else "") + " in this store", err=True)
+    for e in entries:
+        click.echo(f"{e.started_at}  run {e.run_id}  {e.model_id}  suite {e.suite}")
+        for key, value in _headline_metrics(e.metrics):
+            n = e.metrics.get(key.split("/")[0] + "/n")
+            stderr = e.metrics.get(f"{key}_stderr")
+            err = f" ± {stderr:.4f}" if stderr is not None else ""
+            size = f"  n={n:.0f}" if n is not None else ""
+            click.echo(f"    {key:<40} {value:.4f}{err}{size}")
