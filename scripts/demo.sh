@@ -10,7 +10,7 @@
 # Exits 0 when the story played out (the diff blocked the candidate), non-zero otherwise.
 # Env: GATE_DATA_DIR (default ../shared/data), MLFLOW_TRACKING_URI (default sqlite:///runs/mlflow.db),
 #      DEMO_FAST_SAMPLE (24), DEMO_BACKEND (gate-hf: shared prefixes scored once;
-#      same answers as hf within 1e-4), DEMO_STEPS / DEMO_LR (fine-tuning: 24 steps at 6e-4).
+#      same answers as hf within 1e-4), DEMO_STEPS / DEMO_LR (fine-tuning: 48 steps at 2e-3).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh || exit 3
@@ -41,8 +41,8 @@ gate baseline freeze "$out/baseline.json" --name "demo-$stamp" || stop "gate bas
 
 step "3/4 Candidate: fine-tune on the refund-policy text (CPU, a few minutes)"
 base=$(python -c "from gate.models import smollm2_dir; print(smollm2_dir())") || stop "model conversion" 3
-python scripts/finetune_domain.py "$base" --out "$out/candidate-model" --steps "${DEMO_STEPS:-24}" \
-    --lr "${DEMO_LR:-6e-4}" || stop "fine-tune" 3
+python scripts/finetune_domain.py "$base" --out "$out/candidate-model" --steps "${DEMO_STEPS:-48}" \
+    --lr "${DEMO_LR:-2e-3}" || stop "fine-tune" 3
 gate run --model "$out/candidate-model" --suite suites/demo.yaml --items-from "$out/baseline.json" "${RUN[@]}" \
     --output "$out/candidate.json" || stop "gate run (candidate)" $?
 
