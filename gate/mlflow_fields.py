@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from gate.record import EvalRecord
@@ -90,4 +91,25 @@ def run_metrics(record: EvalRecord) -> dict[str, float]:
         out[mlflow_key(t.name, "n")] = float(t.n)
         for cat, score in t.category_scores.items():
             out[mlflow_key(t.name, "category", cat)] = score
+    return out
+
+
+@dataclass(frozen=True)
+class TaskScore:
+    """One task's headline metric of a logged run, read back from `run_metrics`' keys."""
+
+    key: str  # `<task>/<metric>`
+    value: float
+    stderr: float | None
+    n: float | None
+
+
+def task_scores(metrics: dict[str, float]) -> list[TaskScore]:
+    """The `<task>/<metric>` values of `run_metrics`, without their stderr, n, category and timing companions."""
+    out = []
+    for key, value in sorted(metrics.items()):
+        task, _, rest = key.partition("/")
+        if task == "timing" or not rest or "/" in rest or rest == "n" or rest.endswith("_stderr"):
+            continue
+        out.append(TaskScore(key, value, metrics.get(f"{key}_stderr"), metrics.get(mlflow_key(task, "n"))))
     return out

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from gate.config import BACKENDS, DTYPES, QUANTIZATIONS, ModelSpec
+from gate.config import BACKENDS, DTYPES, QUANTIZATIONS, ModelSpec, resolve_backend
 from gate.errors import ConfigError, GpuRequired, ModelLoadError
 from gate.record import ModelInfo
 
@@ -203,8 +203,7 @@ def load_lm(spec: ModelSpec) -> LoadedModel:
     """Load the model once and wrap it in the lm-eval backend the spec names."""
     if spec.model == DEFAULT_MODEL and spec.gguf_file is None:
         spec = replace(spec, gguf_file=SMOLLM2_GGUF)
-    if spec.backend is None:  # library callers that name no backend get lm-eval's plain one
-        spec = replace(spec, backend="hf")
+    spec = resolve_backend(spec)  # library callers that name no backend get lm-eval's plain one
     device = resolve_device(spec.device)
     _check_spec(spec, device)
     dtype = resolve_dtype(spec.dtype, device)

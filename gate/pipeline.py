@@ -89,6 +89,8 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
         raise ConfigError("--then with --items-from: reuse items one stage at a time (run each suite separately)")
     if req.then is not None and req.thresholds is None:
         raise ConfigError("--then needs --thresholds: the floors decide whether the next stage runs")
+    if req.early_verdict and req.thresholds is None:
+        raise ConfigError("--early-verdict needs --thresholds: it stops a task once its floor is decided")
     outputs = [req.output] + ([req.then_output] if req.then is not None else [])
     for out in outputs:
         if out.exists() and not req.overwrite:
@@ -109,8 +111,6 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
         if progress:
             progress(f"loading judge {req.judge_model}")
         judge = load_judge(req.judge_model)
-    if req.early_verdict and req.thresholds is None:
-        raise ConfigError("--early-verdict needs --thresholds: it stops a task once its floor is decided")
     from gate.setup_cache import reuse_hook
 
     opts = RunOptions(

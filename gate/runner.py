@@ -64,6 +64,10 @@ def _task_manager(data_dir: Path | None, include_paths: tuple[Path, ...]):
     return task_manager(data_dir, include_paths)
 
 
+def _suite_task_manager(suite: Suite, data_dir: Path | None):
+    return _task_manager(data_dir.resolve() if data_dir else None, suite.include_paths)
+
+
 def versions() -> Versions:
     return Versions(
         gate=__version__,
@@ -82,7 +86,7 @@ def _unknown_task(name: str, tm: Any, suite: Suite) -> ConfigError:
 
 def load_leaves(spec: TaskSpec, suite: Suite, opts: RunOptions) -> tuple[dict[str, Any], dict[str, Any]]:
     """The lm-eval task objects of one suite task, by leaf name, and its groups (for size weighting)."""
-    tm = _task_manager(opts.data_dir.resolve() if opts.data_dir else None, suite.include_paths)
+    tm = _suite_task_manager(suite, opts.data_dir)
     if spec.task not in tm.all_tasks:
         raise _unknown_task(spec.task, tm, suite)
     expect_fewshot(tm, spec.num_fewshot, spec.fewshot_split)
@@ -92,7 +96,7 @@ def load_leaves(spec: TaskSpec, suite: Suite, opts: RunOptions) -> tuple[dict[st
 
 def validate_suite(suite: Suite, data_dir: Path | None) -> None:
     """Fail on unknown task names before any model is loaded."""
-    tm = _task_manager(data_dir.resolve() if data_dir else None, suite.include_paths)
+    tm = _suite_task_manager(suite, data_dir)
     for spec in suite.tasks:
         if spec.task not in tm.all_tasks:
             raise _unknown_task(spec.task, tm, suite)
@@ -213,7 +217,7 @@ def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions
                 tasks=chosen,
                 num_fewshot=spec.num_fewshot,
                 samples={name: _Ids(ids) for name, ids in selection.doc_ids.items() if ids},
-                task_manager=_task_manager(opts.data_dir.resolve() if opts.data_dir else None, suite.include_paths),
+                task_manager=_suite_task_manager(suite, opts.data_dir),
                 apply_chat_template=suite.apply_chat_template,
                 fewshot_as_multiturn=suite.fewshot_as_multiturn,
                 bootstrap_iters=BOOTSTRAP_ITERS,

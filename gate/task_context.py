@@ -35,10 +35,6 @@ class TaskContext:
     blocking_failures: tuple[str, ...] = ()  # the candidate's failed high-severity cases: they block
     already_failing: tuple[str, ...] = ()  # those of them the baseline failed too
 
-    @property
-    def empty(self) -> bool:
-        return not (self.notes or self.categories or self.blocking_failures)
-
 
 def _judge_note(t: TaskResult) -> str | None:
     j = t.judge

@@ -10,6 +10,7 @@ import click
 
 from gate import record as records
 from gate.cli import cli
+from gate.mlflow_fields import task_scores
 from gate.store import Store
 
 _uri = click.option(
@@ -95,17 +96,6 @@ def list_(fmt: str, tracking_uri: str | None) -> None:
         )
 
 
-def _headline_metrics(metrics: dict[str, float]) -> list[tuple[str, float]]:
-    """`task/metric` values, without their stderr, n, category and timing companions."""
-    out = []
-    for key, value in sorted(metrics.items()):
-        task, _, rest = key.partition("/")
-        if task == "timing" or not rest or "/" in rest or rest == "n" or rest.endswith("_stderr"):
-            continue
-        out.append((key, value))
-    return out
-
-
 @baseline.command()
 @click.option("--suite", help="Only runs of this suite (its name, e.g. fast).")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
@@ -125,9 +115,7 @@ def history(suite: str | None, limit: int, experiment: str, fmt: str, tracking_u
         click.echo("no finished gate runs" + (f" of suite '{suite}'" if suite else "") + " in this store", err=True)
     for e in entries:
         click.echo(f"{e.started_at}  run {e.run_id}  {e.model_id}  suite {e.suite}")
-        for key, value in _headline_metrics(e.metrics):
-            n = e.metrics.get(key.split("/")[0] + "/n")
-            stderr = e.metrics.get(f"{key}_stderr")
-            err = f" ± {stderr:.4f}" if stderr is not None else ""
-            size = f"  n={n:.0f}" if n is not None else ""
-            click.echo(f"    {key:<40} {value:.4f}{err}{size}")
+        for s in task_scores(e.metrics):
+            err = f" ± {s.stderr:.4f}" if s.stderr is not None else ""
+            size = f"  n={s.n:.0f}" if s.n is not None else ""
+            click.echo(f"    {s.key:<40} {s.value:.4f}{err}{size}")
