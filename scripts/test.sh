@@ -6,5 +6,9 @@ scripts/setup.sh
 . .venv/bin/activate
 export GATE_DATA_DIR=${GATE_DATA_DIR:-$PWD/../shared/data}
 export NLTK_DATA=${NLTK_DATA:-$PWD/../shared/nltk_data}
+# The tests read real benchmark items and recorded GitHub responses from shared/ beside the checkout.
+for d in "$GATE_DATA_DIR" "$NLTK_DATA"; do
+  [ -d "$d" ] || { echo "scripts/test.sh: $d: not found; put shared/ beside this checkout or set GATE_DATA_DIR and NLTK_DATA" >&2; exit 2; }
+done
 ruff check .
 exec python -m pytest "$@"
