@@ -39,7 +39,7 @@ DEFAULT_DATA = REPO.parent / "shared" / "data"
 
 def _selection(spec, tm_load, args) -> dict[str, list[int]]:
     """Doc ids per leaf: a seeded stratified sample of --items, or the first --fraction of every leaf."""
-    from gate.sampling import stratified
+    from gate.run.sampling import stratified
 
     sizes = {name: len(t.eval_docs) for name, t in tm_load.items()}
     if args.items:
@@ -98,7 +98,7 @@ class _Meter:
             torch.cuda.synchronize()
 
     def take(self) -> dict:
-        from gate.prefix_tree import count_unique_tokens
+        from gate.lmeval.prefix_tree import count_unique_tokens
 
         distinct = {tuple(c + x[:-1]) for c, x in self.seqs}  # hf computes each distinct input once
         out = {
@@ -136,8 +136,8 @@ def _no_forward_model():
     """--setup-only: an LM that answers every request with 0 at once, so only the setup is timed."""
     from lm_eval.api.model import LM
 
-    from gate.models import LoadedModel
     from gate.record import ModelInfo
+    from gate.run.models import LoadedModel
 
     class NoForwardLM(LM):
         tokenizer = None
@@ -160,7 +160,7 @@ def measure(args, loaded=None) -> dict:
     import torch
 
     from gate.config import ModelSpec, load_suite
-    from gate.models import load_lm
+    from gate.run.models import load_lm
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -185,10 +185,10 @@ def measure(args, loaded=None) -> dict:
     import lm_eval.evaluator
     from lm_eval.tasks import TaskManager
 
-    from gate.data import DataDir, _DataDirFactory, expect_fewshot
-    from gate.harness import parse_leaf
-    from gate.runner import RunOptions, run_task
-    from gate.setup_cache import CacheStats, RequestCache, cached_task_manager, reuse_hook
+    from gate.lmeval.data import DataDir, _DataDirFactory, expect_fewshot
+    from gate.lmeval.request_cache import CacheStats, RequestCache, cached_task_manager, reuse_hook
+    from gate.lmeval.results import parse_leaf
+    from gate.run.runner import RunOptions, run_task
 
     t_suite = time.perf_counter()
     if args.role == "plain":
@@ -264,9 +264,9 @@ def _in_process(args, cache_dir: Path) -> tuple[dict, dict, dict]:
 
     from lm_eval.api.registry import get_model
 
-    import gate.backend  # noqa: F401
+    import gate.lmeval.gate_hf  # noqa: F401
     from gate.config import ModelSpec
-    from gate.models import LoadedModel, load_lm
+    from gate.run.models import LoadedModel, load_lm
 
     os.environ["GATE_CACHE_DIR"] = str(cache_dir)
     spec = ModelSpec(model=args.model, dtype=args.dtype, device=args.device, batch_size=args.batch_size)

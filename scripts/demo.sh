@@ -40,7 +40,7 @@ gate run --model smollm2-135m --suite suites/demo.yaml --seed 2 "${RUN[@]}" --ou
 gate baseline freeze "$out/baseline.json" --name "demo-$stamp" || stop "gate baseline freeze" $?
 
 step "3/4 Candidate: fine-tune on the refund-policy text (CPU, a few minutes)"
-base=$(python -c "from gate.models import smollm2_dir; print(smollm2_dir())") || stop "model conversion" 3
+base=$(python -c "from gate.run.models import smollm2_dir; print(smollm2_dir())") || stop "model conversion" 3
 python scripts/finetune_domain.py "$base" --out "$out/candidate-model" --steps "${DEMO_STEPS:-48}" \
     --lr "${DEMO_LR:-2e-3}" || stop "fine-tune" 3
 gate run --model "$out/candidate-model" --suite suites/demo.yaml --items-from "$out/baseline.json" "${RUN[@]}" \

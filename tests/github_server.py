@@ -1,4 +1,4 @@
-"""A stateful local server that speaks the part of GitHub's REST API that `gate.github` calls.
+"""A stateful local server that speaks the part of GitHub's REST API that `gate.github.client` calls.
 
 Every response body is built from a real recorded exchange in the fixtures folder
 (`../shared/github/`, or `$GATE_GITHUB_FIXTURES`; its README says which PyGithub 2.10 call sends

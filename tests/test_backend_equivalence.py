@@ -27,7 +27,7 @@ def requests_(data_dir):
     from lm_eval.tasks import TaskManager
     from lm_eval.tasks._yaml_loader import load_yaml
 
-    from gate.data import DataDir, rewrite_config
+    from gate.lmeval.data import DataDir, rewrite_config
 
     root = Path(lm_eval.__file__).parent / "tasks"
     tm = TaskManager(include_defaults=False)  # inline configs only: skips indexing every task YAML
@@ -48,7 +48,7 @@ def both(smol_lm, requests_):
     import torch
     from lm_eval.api.registry import get_model
 
-    import gate.backend  # noqa: F401  (registers gate-hf)
+    import gate.lmeval.gate_hf  # noqa: F401  (registers gate-hf)
 
     hf = smol_lm.lm  # lm-eval's own `hf` backend, fp32 on CPU
     assert type(hf).__name__ == "HFLM" and str(hf.model.dtype) == "torch.float32"
@@ -84,7 +84,7 @@ def test_every_per_item_answer_is_the_same(both, requests_):
 
 
 def test_shared_prefixes_are_forwarded_once(both, requests_):
-    from gate.prefix_tree import count_unique_tokens
+    from gate.lmeval.prefix_tree import count_unique_tokens
 
     _, _, gate_lm = both
     hf_tokens = 0

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 import gate.cli.checkpoint  # noqa: F401 - registers `gate checkpoint`
-from gate.checkpoint import load_checkpoint
 from gate.cli import cli
+from gate.config.checkpoint import load_checkpoint
 from gate.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

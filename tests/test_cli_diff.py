@@ -121,7 +121,7 @@ def test_help_carries_an_example():
 
 def test_named_baseline_from_a_real_mlflow_store(tmp_path, monkeypatch):
     """--baseline NAME loads the frozen run from MLflow (sqlite); unknown name exits 2, dead server exits 3."""
-    store = pytest.importorskip("gate.store", reason="the MLflow store lands with the store branch")
+    store = pytest.importorskip("gate.store.tracking", reason="the MLflow store lands with the store branch")
     from gate import record as records
 
     monkeypatch.chdir(tmp_path)

@@ -97,7 +97,7 @@ def test_missing_data_is_exit_2_naming_the_file(tmp_path, data_dir):
 
 @pytest.mark.slow
 def test_run_writes_a_record_and_logs_it_to_mlflow(data_dir):
-    from gate.store import Store
+    from gate.store.tracking import Store
 
     r = invoke(
         "run",

@@ -1,4 +1,4 @@
-"""gate.comment (pure rendering) and gate.actions_env (where to report)."""
+"""gate.github.comment (pure rendering) and gate.github.actions (where to report)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gate import actions_env
-from gate.comment import (
+from gate.errors import ConfigError
+from gate.github import actions as actions_env
+from gate.github.comment import (
     COMMENT_LIMIT,
     Annotation,
     ReportContext,
@@ -19,7 +20,6 @@ from gate.comment import (
     render_summary,
     truncate,
 )
-from gate.errors import ConfigError
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 SHA = "2a6c97f6f5dc9166cc2e5d0d95415a386805ca07"
@@ -185,7 +185,7 @@ def test_token_comes_from_the_environment_only():
     ],
 )
 def test_mlflow_link_never_carries_credentials(uri, url):
-    from gate.comment import mlflow_run_url
+    from gate.github.comment import mlflow_run_url
 
     assert mlflow_run_url(uri, "abc") == url
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from gate.comment import COMMENT_LIMIT, ReportContext, error_lines, marker, render_comment, render_summary
-from gate.publish import read_verdict
+from gate.github.comment import COMMENT_LIMIT, ReportContext, error_lines, marker, render_comment, render_summary
+from gate.github.delivery import read_verdict
 
 DATA = Path(__file__).parent / "data" / "github"
 CASES = {"blocked": "failure", "inconclusive": "neutral", "passed": "success"}
@@ -76,7 +76,9 @@ def test_blocked_case_flags_forgetting_and_folds_flipped_items():
     assert out["annotations.txt"].splitlines()[-1].startswith("::error title=model-gate%3A catastrophic forgetting::")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("gate.compare") is None, reason="needs gate.compare (the diff branch)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("gate.decide.compare") is None, reason="needs gate.decide.compare (the diff branch)"
+)
 @pytest.mark.parametrize("case", list(CASES))
 def test_inputs_are_what_gate_diff_renders_today(case, monkeypatch):
     monkeypatch.chdir(Path(__file__).parents[1])  # the report prints the thresholds path as given

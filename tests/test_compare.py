@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from gate.compare import compare
 from gate.config import Policy, TaskThreshold, Thresholds
+from gate.decide.compare import compare
+from gate.decide.task_details import CategoryMove
 from gate.errors import ConfigError
 from gate.record import JudgeInfo
-from gate.report import render_comparison
-from gate.task_context import CategoryMove
+from gate.report.render import render_comparison
 from tests.fixtures_diff import REF, base_scores, flip, record, task, thresholds
 
 BASE = base_scores(1000, 0.7, seed=1)

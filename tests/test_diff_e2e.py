@@ -28,8 +28,8 @@ import gate.cli.diff  # noqa: F401  (registers the command)
 from gate import record as records
 from gate.cli import cli
 from gate.config import ModelSpec, load_suite
-from gate.models import load_lm
-from gate.runner import RunOptions, run_suite
+from gate.run.models import load_lm
+from gate.run.runner import RunOptions, run_suite
 
 pytestmark = pytest.mark.slow
 
@@ -103,7 +103,7 @@ def test_bf16_copy_does_not_block(runs):
 
 
 def test_damaged_weights_block_against_the_frozen_mlflow_baseline(runs):
-    from gate.store import Store
+    from gate.store.tracking import Store
 
     recs, paths = runs
     ref = Store().freeze("smol-e2e", record=recs["baseline"], who="ci")

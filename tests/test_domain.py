@@ -7,9 +7,10 @@ import json
 import pytest
 
 from gate.config import Thresholds
-from gate.domain import domain_summary, judged_result, read_cases
+from gate.decide.floors import check
+from gate.domain.cases import domain_summary, judged_result, read_cases
+from gate.domain.judge import JudgedSamples, Rubric, judge_info, parse_reply
 from gate.errors import EvalFailed
-from gate.judge import JudgedSamples, Rubric, judge_info, parse_reply
 from gate.record import (
     EvalRecord,
     ItemOutcome,
@@ -22,7 +23,6 @@ from gate.record import (
     from_dict,
     to_dict,
 )
-from gate.thresholds import check
 
 RUBRIC = Rubric("r", 1, "help", ("be kind",), 1, 5, 4, ("rude",))
 

@@ -9,12 +9,12 @@ import pytest
 
 from gate import record as records
 from gate.config import Thresholds, load_suite
+from gate.decide.floors import check
+from gate.domain.judge_model import LmEvalJudge
+from gate.domain.scorers import check_case
 from gate.errors import ConfigError
-from gate.harness import PREDICTION_CHARS
-from gate.judge_model import LmEvalJudge
-from gate.runner import RunOptions, run_suite
-from gate.scorers import check_case
-from gate.thresholds import check
+from gate.lmeval.results import PREDICTION_CHARS
+from gate.run.runner import RunOptions, run_suite
 
 pytestmark = pytest.mark.slow
 

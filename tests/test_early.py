@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from gate.config import load_suite, load_thresholds
-from gate.early import chunk_ends, run_early_verdict
-from gate.runner import RunOptions
-from gate.setup_cache import RequestCache
+from gate.lmeval.request_cache import RequestCache
+from gate.run.early import chunk_ends, run_early_verdict
+from gate.run.runner import RunOptions
 
 SUITE = """name: early
 version: 1
@@ -69,8 +69,8 @@ def _full_run_prompts(data_dir, n: int, seed: int) -> dict[int, str]:
     from lm_eval.tasks._yaml_loader import load_yaml
     from lm_eval.utils import hash_string
 
-    from gate.data import DataDir, rewrite_config
-    from gate.sampling import stratified
+    from gate.lmeval.data import DataDir, rewrite_config
+    from gate.run.sampling import stratified
 
     cfg = load_yaml(Path(lm_eval.__file__).parent / "tasks/arc/arc_easy.yaml", resolve_func=True)
     cfg = {**rewrite_config(dict(cfg), DataDir(data_dir)), "num_fewshot": 1}

@@ -9,7 +9,7 @@ import pytest
 
 from gate import record as records
 from gate.config import load_suite
-from gate.runner import RunOptions, run_suite
+from gate.run.runner import RunOptions, run_suite
 
 pytestmark = pytest.mark.slow
 

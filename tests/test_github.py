@@ -1,4 +1,4 @@
-"""gate.github and `gate comment` against a local server that answers like api.github.com."""
+"""gate.github.client and `gate comment` against a local server that answers like api.github.com."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 import gate.cli.comment  # noqa: F401 - registers `gate comment`
 from gate.cli import cli
-from gate.comment import COMMENT_LIMIT, marker
 from gate.errors import ConfigError, GitHubUnavailable
-from gate.github import GitHubClient, RetryPolicy
+from gate.github.client import GitHubClient, RetryPolicy
+from gate.github.comment import COMMENT_LIMIT, marker
 from tests.github_server import GitHubServer
 
 TOKEN = "ghp_Gate0Test0Token0000000000000000000000"

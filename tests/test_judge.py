@@ -13,8 +13,7 @@ from statsmodels.stats.inter_rater import cohens_kappa as sm_kappa
 
 import gate.cli.judge  # noqa: F401 - registers `gate judge`
 from gate.cli import cli
-from gate.errors import ConfigError
-from gate.judge import (
+from gate.domain.judge import (
     JudgeCase,
     build_prompt,
     calibrate,
@@ -24,6 +23,7 @@ from gate.judge import (
     parse_reply,
     run_judge,
 )
+from gate.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "suites/domain/support_policy"
@@ -200,7 +200,7 @@ class _ChatServer(BaseHTTPRequestHandler):
 
 
 def test_judge_over_an_openai_compatible_endpoint(rubric):
-    from gate.judge_model import load_judge
+    from gate.domain.judge_model import load_judge
 
     server = HTTPServer(("127.0.0.1", 0), _ChatServer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -220,7 +220,7 @@ def test_judge_over_an_openai_compatible_endpoint(rubric):
 
 
 def test_judge_spec_refuses_keys_and_unknown_backends():
-    from gate.judge_model import load_judge
+    from gate.domain.judge_model import load_judge
 
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
         load_judge("local-chat-completions:model=m,base_url=http://127.0.0.1:1/v1,api_key=sk-123")

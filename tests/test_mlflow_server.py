@@ -23,7 +23,7 @@ from click.testing import CliRunner
 import gate.cli.baseline  # noqa: F401  (registers `gate baseline`)
 from gate.cli import cli
 from gate.errors import StoreUnavailable
-from gate.store import Store
+from gate.store.tracking import Store
 from tests.fixtures_store import make_record
 
 STARTUP_TIMEOUT_S = 90

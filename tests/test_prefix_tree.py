@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from gate.prefix_tree import build_tree, count_unique_tokens, forwarded_tokens
+from gate.lmeval.prefix_tree import build_tree, count_unique_tokens, forwarded_tokens
 
 
 def _paths(root):

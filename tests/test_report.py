@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gate.compare import compare
-from gate.report import render_comparison
+from gate.decide.compare import compare
+from gate.report.render import render_comparison
 from tests.fixtures_diff import REF, base_scores, flip, record, task, thresholds
 
 GOLDEN = Path(__file__).parent / "data" / "golden"

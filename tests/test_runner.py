@@ -9,8 +9,8 @@ import pytest
 
 from gate import record as records
 from gate.config import ModelSpec, load_suite
-from gate.models import fingerprint, load_lm
-from gate.runner import RunOptions, run_suite
+from gate.run.models import fingerprint, load_lm
+from gate.run.runner import RunOptions, run_suite
 
 pytestmark = pytest.mark.slow
 
@@ -124,8 +124,8 @@ def test_task_hash_is_the_same_in_another_process(data_dir, repo):
 
     env = {**os.environ, "PYTHONPATH": str(repo)}
     code = (
-        "import json,sys; from pathlib import Path; from gate.data import task_manager; "
-        "from gate.harness import config_hash; tm = task_manager(Path(sys.argv[1])); "
+        "import json,sys; from pathlib import Path; from gate.lmeval.data import task_manager; "
+        "from gate.lmeval.results import config_hash; tm = task_manager(Path(sys.argv[1])); "
         "t = tm.load(['hellaswag'])['tasks']['hellaswag']; "
         "print(config_hash(t.dump_config(), 1, 'x'))"
     )

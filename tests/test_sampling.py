@@ -1,4 +1,4 @@
-from gate.sampling import allocate, stratified
+from gate.run.sampling import allocate, stratified
 
 
 def test_allocation_is_proportional_and_exact():

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from gate.errors import ConfigError
-from gate.scorers import (
+from gate.domain.scorers import (
     check_case,
     check_rule,
     extract_json,
@@ -18,6 +17,7 @@ from gate.scorers import (
     schema_errors,
     score_fields,
 )
+from gate.errors import ConfigError
 
 SCHEMA = {
     "type": "object",

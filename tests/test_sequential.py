@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gate.sequential import ABOVE, BELOW, UNDECIDED, decide, log_wealth, seeded_order, verdicts
+from gate.decide.sequential import ABOVE, BELOW, UNDECIDED, decide, log_wealth, seeded_order, verdicts
 
 ALPHA = 0.05
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gate.setup_cache import (
+from gate.lmeval.request_cache import (
     CacheStats,
     RequestCache,
     cached_task_manager,
@@ -24,7 +24,7 @@ def _arc_task(data_dir: Path, shots: int = 2):
     from lm_eval.tasks import TaskManager
     from lm_eval.tasks._yaml_loader import load_yaml
 
-    from gate.data import DataDir, rewrite_config
+    from gate.lmeval.data import DataDir, rewrite_config
 
     cfg = load_yaml(Path(lm_eval.__file__).parent / "tasks/arc/arc_easy.yaml", resolve_func=True)
     cfg = rewrite_config(dict(cfg), DataDir(data_dir))

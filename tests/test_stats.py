@@ -1,4 +1,4 @@
-"""gate.stats against independent implementations (statsmodels, scipy, a bootstrap) and by simulation."""
+"""gate.decide.stats against independent implementations (statsmodels, scipy, a bootstrap) and by simulation."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
-from gate import stats
+from gate.decide import stats
 
 
 def _correlated_pairs(rng, n, p_base, drop, n_groups=0):

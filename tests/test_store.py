@@ -13,8 +13,8 @@ import gate.cli.baseline  # noqa: F401  (registers `gate baseline`)
 from gate import record as records
 from gate.cli import cli
 from gate.errors import BaselineNotFound, ConfigError, StoreUnavailable
-from gate.mlflow_fields import metric_key
-from gate.store import BASELINE_MODEL, SHA_TAG, Store
+from gate.store.keys import metric_key
+from gate.store.tracking import BASELINE_MODEL, SHA_TAG, Store
 from tests.fixtures_store import make_record
 
 

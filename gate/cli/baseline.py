@@ -10,8 +10,8 @@ import click
 
 from gate import record as records
 from gate.cli import cli
-from gate.mlflow_fields import task_scores
-from gate.store import Store
+from gate.store.keys import task_scores
+from gate.store.tracking import Store
 
 _uri = click.option(
     "--tracking-uri",

@@ -9,9 +9,9 @@ import click
 from gate.cli import cli
 from gate.cli.options import format_option
 from gate.config import load_thresholds
+from gate.decide.floors import check as check_record
 from gate.record import load
-from gate.report import render_verdict
-from gate.thresholds import check as check_record
+from gate.report.render import render_verdict
 
 
 @cli.command()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from gate.checkpoint import load_checkpoint
 from gate.cli import cli
+from gate.config.checkpoint import load_checkpoint
 
 
 @cli.group()

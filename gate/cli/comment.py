@@ -8,13 +8,13 @@ from pathlib import Path
 
 import click
 
-from gate import actions_env
 from gate.cli import cli
-from gate.comment import Annotation, ReportContext, render_comment
-from gate.comment import mlflow_run_url as mlflow_url
 from gate.errors import ConfigError
-from gate.github import GitHubClient
-from gate.publish import Report, Verdict, publish, read_verdict
+from gate.github import actions as actions_env
+from gate.github.client import GitHubClient
+from gate.github.comment import Annotation, ReportContext, render_comment
+from gate.github.comment import mlflow_run_url as mlflow_url
+from gate.github.delivery import Report, Verdict, publish, read_verdict
 
 
 def _read_report(path: str) -> str:

@@ -8,9 +8,9 @@ import click
 
 from gate import record as records
 from gate.cli import cli
-from gate.compare import compare, file_baseline_ref
 from gate.config import load_thresholds
-from gate.report import FORMATS, render_comparison
+from gate.decide.compare import compare, file_baseline_ref
+from gate.report.render import FORMATS, render_comparison
 
 
 @cli.command()
@@ -61,7 +61,7 @@ def diff(
         base = records.load(baseline_record)
         ref = file_baseline_ref(base, str(baseline_record))
     else:
-        from gate.store import Store  # MLflow is imported only when a named baseline is asked for
+        from gate.store.tracking import Store  # MLflow is imported only when a named baseline is asked for
 
         loaded = Store(tracking_uri).load_baseline(baseline_name)  # type: ignore[arg-type]
         base, ref = loaded.record, loaded.ref

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from gate.cli import cli
+from gate.domain.judge import JudgeRun, calibrate, judge_info, load_labels, load_rubric, parse_reply, run_judge
 from gate.errors import EXIT_GATE_FAILED, ConfigError
-from gate.judge import JudgeRun, calibrate, judge_info, load_labels, load_rubric, parse_reply, run_judge
 
 
 @cli.group()
@@ -69,7 +69,7 @@ def calibrate_cmd(
         verdicts = tuple(parse_reply(r, rb) for r in _replies_from_file(replies, [c.case.case_id for c in cases]))
         run = JudgeRun(verdicts, judge_info(f"replies:{replies}", rb, verdicts))
     else:
-        from gate.judge_model import load_judge
+        from gate.domain.judge_model import load_judge
 
         run = run_judge(load_judge(judge_model, max_gen_toks=max_tokens), rb, [c.case for c in cases])
     result = calibrate([c.human_pass for c in cases], run.verdicts)

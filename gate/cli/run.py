@@ -134,7 +134,7 @@ def run(
       gate run --model ./ckpt --suite suites/fast.yaml --then suites/full.yaml \\
                --thresholds thresholds/default.yaml --output runs/ckpt.json
     """
-    from gate.pipeline import RunRequest, evaluate_checkpoint
+    from gate.run.pipeline import RunRequest, evaluate_checkpoint
 
     if sample is not None and items_from is not None:
         raise ConfigError("--sample and --items-from: choose one; --items-from reuses an earlier record's items")

@@ -1,7 +1,7 @@
 """Scoring for the `domain_extraction` task: field exact match and JSON-schema validity.
 
 lm-eval loads this file by path (`!function utils.process_results`); the rule logic lives in
-`gate.scorers`, where it is unit-tested.
+`gate.domain.scorers`, where it is unit-tested.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from gate.scorers import is_schema_valid, score_fields
+from gate.domain.scorers import is_schema_valid, score_fields
 
 HERE = Path(__file__).resolve().parent
 # datasets resolves relative data_files against the working directory, not this folder, so

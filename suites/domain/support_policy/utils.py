@@ -1,16 +1,16 @@
 """Scoring for the `domain_support_policy` task: rule checks per case, severity and category kept.
 
 Each JSONL row is one case: `user_input`, `must_include` and `must_not` (lists of rules, see
-`gate.scorers`), `severity` (low | medium | high) and `category`. A case passes when every
+`gate.domain.scorers`), `severity` (low | medium | high) and `category`. A case passes when every
 must-include rule holds and no must-not rule does. Per-category scores and the
-high-severity blocking rule are computed from the per-case outcomes by `gate.domain`.
+high-severity blocking rule are computed from the per-case outcomes by `gate.domain.cases`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from gate.scorers import check_case
+from gate.domain.scorers import check_case
 
 HERE = Path(__file__).resolve().parent
 # datasets resolves relative data_files against the working directory, not this folder, so
@@ -30,5 +30,5 @@ def process_results(doc: dict, results: list[str]) -> dict[str, float]:
 
 
 def process_unjudged(doc: dict, results: list[str]) -> dict[str, float]:
-    """Judged cases score 0 until the LLM judge has passed them (gate.domain.post_process): fail closed."""
+    """Judged cases score 0 until the LLM judge has passed them (gate.domain.cases.post_process): fail closed."""
     return {"judge_pass": 0.0}

@@ -4,7 +4,7 @@ A log-likelihood request is a token sequence `context + continuation`; the model
 last token, and the continuation's tokens are scored from the logits at positions `len(context) - 1` onward.
 Requests that share a prefix (the options of one question, the few-shot block of one MMLU subject) share
 the keys and values of that prefix, so the prefix only needs one forward pass. This module is pure: it
-builds the tree and counts tokens; `gate.backend` runs it through a model.
+builds the tree and counts tokens; `gate.lmeval.gate_hf` runs it through a model.
 """
 
 from __future__ import annotations

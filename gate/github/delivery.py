@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from gate.actions_env import ActionsContext
-from gate.comment import (
+from gate.errors import ConfigError
+from gate.github.actions import ActionsContext
+from gate.github.client import CheckResult, CommentResult, GitHubClient
+from gate.github.comment import (
     Annotation,
     ReportContext,
     error_lines,
@@ -23,15 +25,13 @@ from gate.comment import (
     render_comment,
     render_summary,
 )
-from gate.errors import ConfigError
-from gate.github import CheckResult, CommentResult, GitHubClient
 
 CheckKind = Literal["check-run", "status", "none"]
 
 
 @dataclass(frozen=True)
 class Report:
-    body: str  # markdown from gate.report
+    body: str  # markdown from gate.report.render
     ctx: ReportContext
     annotations: tuple[Annotation, ...] = ()
 

@@ -20,8 +20,8 @@ import github
 import requests
 from github import Auth, Github, GithubException
 
-from gate.comment import CHECK_TEXT_LIMIT, one_line
 from gate.errors import ConfigError, GitHubUnavailable
+from gate.github.comment import CHECK_TEXT_LIMIT, one_line
 
 DEFAULT_API_URL = "https://api.github.com"
 State = Literal["success", "failure", "neutral"]

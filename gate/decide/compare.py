@@ -17,7 +17,7 @@ candidate - baseline, read in the metric's better direction, against the allowed
 
 Tasks with `max_drop` in the thresholds are gated; others are compared with an allowance of
 0 and shown, and they only block through the forgetting rule. A failed high-severity domain case
-in the candidate blocks whatever the averages, as in `gate check` (gate.task_context).
+in the candidate blocks whatever the averages, as in `gate check` (gate.decide.task_details).
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields, replace
 
-from gate import stats
 from gate.config import Policy, TaskThreshold, Thresholds
+from gate.decide import stats
+from gate.decide.pairing import FlippedItem, flipped_items, pair_items, setup_differences, task_differences
+from gate.decide.task_details import TaskContext, failure_reason, task_context
 from gate.errors import ConfigError
-from gate.pairing import FlippedItem, flipped_items, pair_items, setup_differences, task_differences
 from gate.record import BaselineRef, EvalRecord, TaskResult
-from gate.task_context import TaskContext, failure_reason, task_context
 
 DECISIONS = ("regressed", "inconclusive", "not_comparable", "ok", "improved")
 MAX_EXAMPLES = 5

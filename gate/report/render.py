@@ -12,10 +12,10 @@ import math
 from dataclasses import asdict
 from typing import Any
 
-from gate.compare import Comparison, TaskComparison, fmt_delta
-from gate.pairing import FlippedItem
-from gate.task_context import CategoryMove
-from gate.thresholds import Verdict
+from gate.decide.compare import Comparison, TaskComparison, fmt_delta
+from gate.decide.floors import Verdict
+from gate.decide.pairing import FlippedItem
+from gate.decide.task_details import CategoryMove
 
 FORMATS = ("text", "markdown", "json")
 _ICON = {"regressed": "❌", "inconclusive": "⚠️", "not_comparable": "⛔", "ok": "✅", "improved": "⬆️"}

@@ -1,7 +1,7 @@
 """The text the gate puts on GitHub: the sticky PR comment, the job summary, `::error` lines.
 
 Pure: strings in, strings out; nothing here talks to GitHub. The report body (verdict line,
-per-task table, forgetting flag, flipped items) comes from `gate.report`; this module wraps it
+per-task table, forgetting flag, flipped items) comes from `gate.report.render`; this module wraps it
 with the hidden marker that finds the comment again, a verdict header, the baseline's name and
 age, links to the MLflow run and the workflow run, and truncates it under GitHub's limits with a
 note a reviewer can see.

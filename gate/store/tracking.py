@@ -37,8 +37,8 @@ from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
 
 from gate.errors import BaselineNotFound, ConfigError, StoreUnavailable
-from gate.mlflow_fields import default_who, mlflow_key, run_metrics, run_params, safe_uri
 from gate.record import BaselineRef, EvalRecord, dumps, from_dict
+from gate.store.keys import default_who, mlflow_key, run_metrics, run_params, safe_uri
 
 DEFAULT_EXPERIMENT = "checkpoint-gate"
 BASELINE_MODEL = "checkpoint-gate-baselines"

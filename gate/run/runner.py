@@ -21,15 +21,15 @@ from typing import Any
 
 from gate import __version__
 from gate.config import Suite, TaskSpec
-from gate.data import expect_fewshot, task_manager
-from gate.domain import judge_missing, post_process
+from gate.decide.stats import mean_interval
+from gate.domain.cases import judge_missing, post_process
+from gate.domain.judge import Judge
 from gate.errors import ConfigError, DataMissing, EvalFailed
-from gate.harness import LeafResult, parse_leaf
-from gate.judge import Judge
-from gate.models import LoadedModel
+from gate.lmeval.data import expect_fewshot, task_manager
+from gate.lmeval.results import LeafResult, parse_leaf
 from gate.record import EvalRecord, Sampling, SuiteInfo, TaskResult, Timing, Versions
-from gate.sampling import Selection, from_doc_ids, stratified
-from gate.stats import mean_interval
+from gate.run.models import LoadedModel
+from gate.run.sampling import Selection, from_doc_ids, stratified
 
 BOOTSTRAP_ITERS = 1000  # stderr of non-mean metrics; lm-eval's 100k default costs minutes per task
 
@@ -43,13 +43,13 @@ class RunOptions:
     max_gen_toks: int | None = None
     progress: Callable[[str], None] | None = None
     judge: Judge | None = None  # scores domain tasks that have a judge_rubric
-    # Exact doc ids per suite task and leaf (gate.early evaluates chunks of a seeded order this way).
+    # Exact doc ids per suite task and leaf (gate.run.early evaluates chunks of a seeded order this way).
     doc_ids: dict[str, dict[str, list[int]]] | None = None
-    # Called with the leaf task objects right before lm-eval evaluates them (gate.setup_cache hooks in here).
+    # Called with the leaf task objects right before lm-eval evaluates them (gate.lmeval.request_cache hooks in here).
     prepare_tasks: Callable[[list[Any]], None] | None = None
 
 
-# A hook for domain tasks (per-category scores, blocking failures); set by gate.domain when present.
+# A hook for domain tasks (per-category scores, blocking failures); set by gate.domain.cases when present.
 TaskPostProcessor = Callable[[TaskSpec, list[LeafResult], TaskResult], TaskResult]
 _post_processors: list[TaskPostProcessor] = []
 

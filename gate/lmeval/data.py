@@ -132,7 +132,7 @@ def expect_fewshot(tm: TaskManager, num_fewshot: int, fewshot_split: str | None 
 
 def task_manager(data_dir: Path | None, include_paths: tuple[Path, ...] | list[Path] = ()) -> TaskManager:
     """A TaskManager that reads hub datasets from `data_dir` (or from the hub when it is None)."""
-    from gate.setup_cache import cached_task_manager  # the task index, parsed once per lm-eval version
+    from gate.lmeval.request_cache import cached_task_manager  # the task index, parsed once per lm-eval version
 
     tm = cached_task_manager(tuple(include_paths))
     if data_dir is not None:

@@ -1,4 +1,4 @@
-"""The judge's model: any lm-eval LM the gate can load, behind `gate.judge.Judge`.
+"""The judge's model: any lm-eval LM the gate can load, behind `gate.domain.judge.Judge`.
 
 A judge spec names the backend and its arguments, the same way lm-eval's `--model` and
 `--model_args` do:
@@ -75,7 +75,7 @@ def load_judge(spec: str, *, max_gen_toks: int = JUDGE_MAX_GEN_TOKS) -> LmEvalJu
         )
     if backend == "hf":
         from gate.config import ModelSpec
-        from gate.models import load_lm
+        from gate.run.models import load_lm
 
         loaded = load_lm(ModelSpec(model=rest, batch_size=8))
         return LmEvalJudge(loaded.lm, name=spec, chat=True, max_gen_toks=max_gen_toks)

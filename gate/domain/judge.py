@@ -7,7 +7,7 @@ failure_mode from its list, pass agreeing with the score). A reply that does not
 a judge failure and counts as "not passed", never as a pass.
 
 This module imports no model: the judge is anything with a `name` and a
-`complete(prompts) -> replies` method (`gate.judge_model` wraps an lm-eval LM).
+`complete(prompts) -> replies` method (`gate.domain.judge_model` wraps an lm-eval LM).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from gate.config import ModelSpec, _read_yaml
+from gate.config.model import ModelSpec
+from gate.config.read import read_yaml
 from gate.errors import ConfigError
 from gate.schemas import validate
 
@@ -59,7 +60,7 @@ class Checkpoint:
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Load and check a pointer such as `checkpoints/sft-v3.yaml`."""
     p = Path(path)
-    data = _read_yaml(p, "checkpoint pointer")
+    data = read_yaml(p, "checkpoint pointer")
     validate(data, "checkpoint", str(p))
     model = data["model"]
     if model.startswith("/"):

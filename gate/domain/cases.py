@@ -2,7 +2,7 @@
 
 `domain_summary` reads lm-eval's per-item samples of a domain task (the foreign format, read
 here once) and returns what goes into `TaskResult.category_scores` and
-`TaskResult.blocking_failures`; `gate.thresholds.check` then blocks on any of them, whatever
+`TaskResult.blocking_failures`; `gate.decide.floors.check` then blocks on any of them, whatever
 the average says.
 """
 
@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gate.config import TaskSpec
+from gate.domain.judge import Judge, JudgedSamples, judge_samples, load_rubric
 from gate.errors import ConfigError, EvalFailed
-from gate.judge import Judge, JudgedSamples, judge_samples, load_rubric
 from gate.record import TaskResult
 
 BLOCKING_SEVERITIES = frozenset({"high"})

@@ -213,7 +213,7 @@ def load_lm(spec: ModelSpec) -> LoadedModel:
     import lm_eval.api.registry as registry
 
     if spec.backend == "gate-hf":
-        import gate.backend  # noqa: F401  (registers the backend with lm-eval)
+        import gate.lmeval.gate_hf  # noqa: F401  (registers the backend with lm-eval)
     lm_cls = registry.get_model(spec.backend)
     if spec.backend == "vllm":
         lm = lm_cls(

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gate.config import Thresholds
+from gate.decide.stats import mean_interval
 from gate.errors import EXIT_GATE_FAILED, EXIT_PASS, ConfigError
 from gate.record import EvalRecord, TaskResult
-from gate.stats import mean_interval
 
 PASS, FAIL, INCONCLUSIVE, NOT_EVALUATED = "pass", "fail", "inconclusive", "not evaluated"
 

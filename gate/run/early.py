@@ -3,7 +3,7 @@ as soon as an anytime-valid confidence sequence puts it surely above or below it
 
 Every item keeps exactly the prompt a full run gives it: the requests of the task's whole item pool
 are built once (in the full run's order, so lm-eval's seeded few-shot draws are the same) and each
-chunk evaluates its share of them. The decision rule is `gate.sequential.decide`; its error is at most
+chunk evaluates its share of them. The decision rule is `gate.decide.sequential.decide`; its error is at most
 alpha per task whatever the stopping time, and alpha is split evenly (Bonferroni) over the tasks that
 have a floor, so the suite's floor verdict errs at most the thresholds' alpha. Tasks without a floor,
 and every task of a full run (the default, and what baselines use), run on all their items.
@@ -18,12 +18,12 @@ from dataclasses import replace
 from typing import Any
 
 from gate.config import Suite, TaskSpec, Thresholds
+from gate.decide.sequential import ABOVE, BELOW, decide, seeded_order
 from gate.errors import ConfigError
-from gate.models import LoadedModel
+from gate.lmeval.request_cache import CacheStats, RequestCache, default_cache_dir, install_template_cache, reuse_hook
 from gate.record import EarlyStop, EvalRecord, TaskResult
-from gate.runner import RunOptions, build_record, load_leaves, run_task, select_items
-from gate.sequential import ABOVE, BELOW, decide, seeded_order
-from gate.setup_cache import CacheStats, RequestCache, default_cache_dir, install_template_cache, reuse_hook
+from gate.run.models import LoadedModel
+from gate.run.runner import RunOptions, build_record, load_leaves, run_task, select_items
 
 FIRST_CHUNK = 64  # items of the first look; later looks grow by GROWTH
 GROWTH = 1.5
@@ -45,7 +45,7 @@ def pool_requests(pool: dict[str, list[int]], cache: RequestCache, stats: CacheS
     lm-eval numbers the docs of `samples=` by position among the chosen docs (ascending dataset
     index), so the pool's instances are renumbered to their position in the chunk.
     """
-    from gate.setup_cache import reuse_requests
+    from gate.lmeval.request_cache import reuse_requests
 
     def prepare(tasks: list[Any]) -> None:
         install_template_cache()

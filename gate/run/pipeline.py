@@ -12,11 +12,11 @@ from pathlib import Path
 
 from gate import record as records
 from gate.config import ModelSpec, Suite, Thresholds, resolve_backend
+from gate.decide.floors import Verdict, check
 from gate.errors import ConfigError
-from gate.models import DEFAULT_MODEL, LoadedModel, load_lm
 from gate.record import EvalRecord
-from gate.runner import RunOptions, run_suite, validate_suite
-from gate.thresholds import Verdict, check
+from gate.run.models import DEFAULT_MODEL, LoadedModel, load_lm
+from gate.run.runner import RunOptions, run_suite, validate_suite
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class RunRequest:
     max_gen_toks: int | None = None
     log_to_mlflow: bool = True
     overwrite: bool = False
-    judge_model: str | None = None  # judge spec for domain tasks with a judge_rubric (gate.judge_model)
+    judge_model: str | None = None  # judge spec for domain tasks with a judge_rubric (gate.domain.judge_model)
     early_verdict: bool = False  # stop floored tasks once an anytime-valid interval decides them
     then: Suite | None = None  # the next stage, run only when this one clears its floors
     thresholds: Thresholds | None = None  # the floors that decide whether `then` runs
@@ -106,12 +106,12 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
     judge = None
     judged = [t for s in (req.suite, req.then) if s for t in s.tasks if t.judge_rubric]
     if req.judge_model and judged:
-        from gate.judge_model import load_judge
+        from gate.domain.judge_model import load_judge
 
         if progress:
             progress(f"loading judge {req.judge_model}")
         judge = load_judge(req.judge_model)
-    from gate.setup_cache import reuse_hook
+    from gate.lmeval.request_cache import reuse_hook
 
     opts = RunOptions(
         # Requests built for an earlier checkpoint of the same suite are reused (never answers).
@@ -138,7 +138,7 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
 
 def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path, req: RunRequest) -> RunResult:
     if req.early_verdict:
-        from gate.early import run_early_verdict
+        from gate.run.early import run_early_verdict
 
         record = run_early_verdict(loaded, suite, req.thresholds.only([t.task for t in suite.tasks]), opts)
     else:
@@ -148,7 +148,7 @@ def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path
     # On disk first: a tracking-server failure must not lose an hour of evaluation.
     records.save(record, output)
     if req.log_to_mlflow:
-        from gate.store import Store
+        from gate.store.tracking import Store
 
         record = Store().log_record(record)
         records.save(record, output)

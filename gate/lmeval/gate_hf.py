@@ -2,7 +2,7 @@
 
 lm-eval's `hf` forwards every request's whole `context + continuation`: each option of an ARC question
 re-reads its 25-shot context, and every MMLU question of a subject re-reads the same 5-shot block. This
-backend builds a token prefix tree over a call's requests (`gate.prefix_tree`), forwards each shared span
+backend builds a token prefix tree over a call's requests (`gate.lmeval.prefix_tree`), forwards each shared span
 once with `use_cache=True`, and forwards what follows it from those keys and values, batched: the
 children of a batch of spans read their parents' cache rows, left-padded, with explicit position ids and
 a 2-D attention mask. The token ids are the ones `hf` built (`TemplateLM.loglikelihood` is inherited), so
@@ -23,7 +23,7 @@ from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 from transformers import DynamicCache
 
-from gate.prefix_tree import DEFAULT_MIN_SPAN, Node, build_tree
+from gate.lmeval.prefix_tree import DEFAULT_MIN_SPAN, Node, build_tree
 
 LOGIT_BUDGET_BYTES = 1 << 30  # kept logits per forward pass: bounds memory when many positions are scored
 DEFAULT_TOKEN_BUDGET = 32768  # new tokens per forward pass (padding included)
