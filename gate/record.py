@@ -8,13 +8,12 @@ statistics possible: they are always kept.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from gate.errors import ConfigError
+from gate.files import atomic_write
 from gate.schemas import validate
 
 SCHEMA_VERSION = 1
@@ -244,16 +243,5 @@ def save(record: EvalRecord, path: str | Path, *, overwrite: bool = True) -> Pat
     p = Path(path)
     if p.exists() and not overwrite:
         raise ConfigError(f"{p}: already exists; choose another --output or remove it first")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(dumps(record))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a record is an ordinary file
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(p, dumps(record))
     return p

@@ -115,7 +115,7 @@ def cluster_stderr(values: Sequence[float], groups: Sequence[str | None]) -> flo
 def _spread(a: np.ndarray, groups: Sequence[str | None] | None) -> _Spread:
     n = a.size
     labels = _cluster_labels(groups, n)
-    iid = float(a.std(ddof=1) / math.sqrt(n)) if n >= 2 else math.nan
+    iid = iid_stderr(a)
     if labels is not None:
         g = int(labels.max()) + 1
         if g >= MIN_CLUSTERS:

@@ -26,12 +26,13 @@ import hashlib
 import inspect
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+
+from gate.files import atomic_write
 
 CACHE_FORMAT = 1
 
@@ -213,12 +214,7 @@ class RequestCache:
             return False  # e.g. images in the docs: such tasks are simply rebuilt every time
         if not _same(_decode(json.loads(text)), instances):
             return False
-        p = self.path(key)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, p)
+        atomic_write(self.path(key), text)
         return True
 
 
@@ -327,11 +323,7 @@ def cached_task_manager(
             except TypeError:
                 text = None
             if text is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(text)
-                os.replace(tmp, path)
+                atomic_write(path, text)
         tm.include_path = inc
         tm._index = index
         kinds: dict[Any, list[str]] = {}
