@@ -14,7 +14,7 @@ from gate.decide.compare import compare
 from gate.decide.task_details import CategoryMove
 from gate.errors import ConfigError
 from gate.record import JudgeInfo
-from gate.report.render import render_comparison
+from gate.report.comparison import render_comparison
 from tests.fixtures_diff import REF, base_scores, flip, record, task, thresholds
 
 BASE = base_scores(1000, 0.7, seed=1)

@@ -10,9 +10,13 @@ from click.testing import CliRunner
 
 import gate.cli.comment  # noqa: F401 - registers `gate comment`
 from gate.cli import cli
+from gate.config import Policy
 from gate.errors import ConfigError, GitHubUnavailable
 from gate.github.client import GitHubClient, RetryPolicy
 from gate.github.comment import COMMENT_LIMIT, marker
+from gate.record import BaselineRef
+from gate.report.comparison import comparison_dict
+from gate.results import Comparison, TaskComparison
 from tests.github_server import GitHubServer
 
 TOKEN = "ghp_Gate0Test0Token0000000000000000000000"
@@ -399,20 +403,23 @@ def test_dry_run_prints_the_comment_and_posts_nothing(gh, actions_env, tmp_path)
 
 
 def comparison_json(passed: bool, decisions: dict[str, tuple[str, bool]]) -> dict:
-    """The fields of `gate diff --format json` that `gate comment --comparison` reads."""
-    tasks = [
-        {"name": n, "gated": True, "decision": d, "blocking": b, "reason": f"{n}: {d}"}
+    """The JSON `gate diff --format json` writes for a comparison with these task decisions."""
+    tasks = tuple(
+        TaskComparison(
+            name=n, kind="general", metric="acc", higher_is_better=True, gated=True, decision=d, reason=f"{n}: {d}",
+            blocking=b, allowance=0.02,
+        )
         for n, (d, b) in decisions.items()
-    ]
-    return {
-        "passed": passed,
-        "exit_code": 0 if passed else 1,
-        "headline": ("PASSED" if passed else "BLOCKED") + " against baseline 'main' (run r-base)",
-        "baseline": {"name": "main", "run_id": "r-base", "frozen_at": "2025-01-01T00:00:00Z"},
-        "candidate_run_id": "r-cand",
-        "forgetting": None,
-        "tasks": tasks,
-    }
+    )  # fmt: skip
+    c = Comparison(
+        baseline=BaselineRef("main", "r-base", "2025-01-01T00:00:00Z", "ci", ""),
+        baseline_model="base", baseline_fingerprint="sha256:b",
+        candidate_model="cand", candidate_fingerprint="sha256:c",
+        candidate_run_id="r-cand", alpha=0.05, power=0.8, policy=Policy(), thresholds_source="thresholds.yaml",
+        setup_differences=(), tasks=tasks, forgetting=None,
+        blocking_reasons=() if passed else tuple(f"{t.name} {t.decision}" for t in tasks if t.blocking),
+    )  # fmt: skip
+    return comparison_dict(c)
 
 
 @pytest.mark.parametrize(

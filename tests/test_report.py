@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gate.decide.compare import compare
-from gate.report.render import render_comparison
+from gate.report.comparison import render_comparison
 from tests.fixtures_diff import REF, base_scores, flip, record, task, thresholds
 
 GOLDEN = Path(__file__).parent / "data" / "golden"

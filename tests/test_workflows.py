@@ -109,14 +109,12 @@ def test_mlflow_uri_comes_from_a_variable_or_secret(wf):
 
 SHA = "2a6c97f6f5dc9166cc2e5d0d95415a386805ca07"
 TOKEN = "ghs_Publish0Job0Token000000000000000000000"
-# `python -m gate` registers every command module; this branch tests `gate comment` alone.
-GATE_COMMENT = "python -c 'import gate.cli.comment; from gate.cli import cli; cli(prog_name=\"gate\")'"
 
 
 def publish_script(wf: dict) -> str:
     steps = wf["jobs"]["publish"]["steps"]
     (step,) = [s for s in steps if s.get("name") == "post the check, the comment and the summary"]
-    return step["run"].replace("python -m gate", GATE_COMMENT)
+    return step["run"]
 
 
 @pytest.fixture
@@ -163,29 +161,18 @@ def run_publish(wf, gh, tmp_path, **results: str) -> subprocess.CompletedProcess
 
 
 def test_publish_with_a_comparison_posts_its_verdict(wf, gh, tmp_path):
-    import json
+    import shutil
 
     (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "report.md").write_text("### ❌ BLOCKED against baseline 'main'\n\n| t |\n")
-    (tmp_path / "out" / "comparison.json").write_text(
-        json.dumps(
-            {
-                "passed": False,
-                "headline": "BLOCKED against baseline 'main' (run r1): mmlu regressed",
-                "baseline": {"name": "main", "run_id": "r1", "frozen_at": "2025-01-01T00:00:00Z"},
-                "candidate_run_id": None,
-                "forgetting": None,
-                "tasks": [
-                    {"name": "mmlu", "gated": True, "decision": "regressed", "blocking": True, "reason": "-2 pts"}
-                ],
-            }
-        )
-    )
+    # What `gate diff --format json` wrote for a blocked candidate (tests/data/github/make_inputs.py).
+    shutil.copy(ROOT / "tests" / "data" / "github" / "blocked" / "comparison.json", tmp_path / "out")
     r = run_publish(wf, gh, tmp_path, DIFF_EXIT="1")
     assert r.returncode == 0, r.stdout + r.stderr  # the diff job already went red; this one reports
     assert [c["conclusion"] for c in gh.check_runs.values()] == ["failure"]
-    assert "::error title=model-gate%3A mmlu::-2 pts" in r.stdout
-    assert gh.comments_on(5)[0]["body"].splitlines()[1].startswith("### ❌ BLOCKED")
+    assert "::error title=model-gate%3A arc_easy::dropped 20.0 pts" in r.stdout
+    body = gh.comments_on(5)[0]["body"]
+    assert body.splitlines()[1].startswith("### ❌ BLOCKED")
+    assert "| `arc_easy` (acc) |" in body  # the report is rendered from the comparison itself
 
 
 @pytest.mark.parametrize(
@@ -215,7 +202,7 @@ def test_publish_without_a_comparison_still_answers(wf, gh, tmp_path, results, c
 def test_publishing_needs_no_model_code():
     # The publish job installs only PyGithub, click, pyyaml and jsonschema.
     code = (
-        "import sys, gate.cli.comment, gate.cli.checkpoint; "
+        "import sys, gate.cli; gate.cli._register(); "
         "heavy = {'torch', 'transformers', 'lm_eval', 'mlflow', 'numpy', 'scipy'} & set(sys.modules); "
         "print(sorted(heavy)); sys.exit(bool(heavy))"
     )

@@ -11,7 +11,6 @@ import click
 from gate import record as records
 from gate.cli import cli
 from gate.store.keys import task_scores
-from gate.store.tracking import Store
 
 _uri = click.option(
     "--tracking-uri",
@@ -19,6 +18,15 @@ _uri = click.option(
     help="MLflow tracking URI [env MLFLOW_TRACKING_URI; default sqlite:///./mlflow.db].",
 )
 _fmt = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+
+
+
+def _store(tracking_uri: str | None):
+    # MLflow is imported when a baseline command runs, not when the CLI starts: `gate comment` in the
+    # publish job has no MLflow installed.
+    from gate.store.tracking import Store
+
+    return Store(tracking_uri)
 
 
 @cli.group()
@@ -46,7 +54,7 @@ def freeze(
     if (record_file is None) == (run_id is None):
         raise click.UsageError("give exactly one of RECORD_FILE or --run-id")
     rec = records.load(record_file) if record_file is not None else None
-    ref = Store(tracking_uri).freeze(name, record=rec, run_id=run_id, replace=replace, who=who)
+    ref = _store(tracking_uri).freeze(name, record=rec, run_id=run_id, replace=replace, who=who)
     click.echo(f"froze baseline '{ref.name}' = MLflow run {ref.run_id} ({ref.frozen_by}, {ref.frozen_at})", err=True)
     click.echo(json.dumps(asdict(ref)))
 
@@ -61,7 +69,7 @@ def show(name: str, output: Path | None, fmt: str, tracking_uri: str | None) -> 
 
     Example: gate baseline show main --format json
     """
-    b = Store(tracking_uri).load_baseline(name)
+    b = _store(tracking_uri).load_baseline(name)
     if output is not None:
         records.save(b.record, output)
     if fmt == "json":
@@ -83,7 +91,7 @@ def list_(fmt: str, tracking_uri: str | None) -> None:
 
     Example: gate baseline list
     """
-    entries = Store(tracking_uri).list_baselines()
+    entries = _store(tracking_uri).list_baselines()
     if fmt == "json":
         click.echo(json.dumps([asdict(e) for e in entries], indent=1))
         return
@@ -107,7 +115,7 @@ def history(suite: str | None, limit: int, experiment: str, fmt: str, tracking_u
 
     Example: gate baseline history --suite fast --limit 10
     """
-    entries = Store(tracking_uri).history(experiment=experiment, suite=suite, limit=limit)
+    entries = _store(tracking_uri).history(experiment=experiment, suite=suite, limit=limit)
     if fmt == "json":
         click.echo(json.dumps([asdict(e) for e in entries], indent=1))
         return

@@ -9,9 +9,8 @@ import click
 from gate.cli import cli
 from gate.cli.options import format_option
 from gate.config import load_thresholds
-from gate.decide.floors import check as check_record
 from gate.record import load
-from gate.report.render import render_verdict
+from gate.report.verdict import render_verdict
 
 
 @cli.command()
@@ -37,6 +36,8 @@ def check(record, thresholds_path, inconclusive, fmt):
     Example:
       gate check runs/candidate.json --thresholds thresholds/default.yaml
     """
+    from gate.decide.floors import check as check_record  # numpy/scipy: only when a check runs
+
     verdict = check_record(load(record), load_thresholds(thresholds_path), inconclusive=inconclusive)
     text = render_verdict(verdict, fmt)
     click.echo(text, err=fmt == "text", nl=False)

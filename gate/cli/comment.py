@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -12,9 +11,8 @@ from gate.cli import cli
 from gate.errors import ConfigError
 from gate.github import actions as actions_env
 from gate.github.client import GitHubClient
-from gate.github.comment import Annotation, ReportContext, render_comment
-from gate.github.comment import mlflow_run_url as mlflow_url
-from gate.github.delivery import Report, Verdict, publish, read_verdict
+from gate.github.comment import parse_annotation, render_comment
+from gate.github.delivery import CheckVerdict, check_verdict, make_report, publish, read_comparison
 
 
 def _read_report(path: str) -> str:
@@ -26,15 +24,13 @@ def _read_report(path: str) -> str:
         raise ConfigError(f"{path}: report file not found; write it with `gate diff ... --format markdown`") from None
 
 
-def _annotation(text: str) -> Annotation:
-    title, sep, message = text.partition(":")
-    if not sep or not message.strip():
-        raise ConfigError(f"--error {text!r}: expected 'TASK: message', e.g. --error 'mmlu: dropped 2.1 points'")
-    return Annotation(f"model-gate: {title.strip()}", message.strip())
-
-
 @cli.command("comment")
-@click.option("--report", "report_file", required=True, metavar="FILE", help="Markdown report body; '-' reads stdin.")
+@click.option(
+    "--report",
+    "report_file",
+    metavar="FILE",
+    help="Markdown report body; '-' reads stdin. Default with --comparison: the comparison rendered as markdown.",
+)
 @click.option(
     "--comparison",
     "comparison_file",
@@ -91,37 +87,46 @@ def comment_cmd(
 
     The comment is found again by a hidden marker and edited in place on every run. The token
     comes from $GITHUB_TOKEN only. Regressed tasks become ::error lines on stdout. The verdict
-    comes from --comparison (the JSON of `gate diff`), or from --state and --description.
+    comes from --comparison (the JSON of `gate diff`, rendered as the report unless --report
+    gives one), or from --state and --description with --report.
 
     Example:
 
-        gate diff cand.json --baseline main --format json -o cmp.json; gate diff ... --format markdown -o report.md
-        gate comment --report report.md --comparison cmp.json
+        gate diff cand.json --baseline main --format json -o cmp.json
+        gate comment --comparison cmp.json
     """
     where = actions_env.resolve(os.environ, repository=repo, head_sha=sha, pr_number=pr_number, api_url=api_url)
     if comparison_file is not None:
         if state or description:
             raise click.UsageError("--comparison gives the verdict; drop --state and --description")
-        v = read_verdict(comparison_file)
+        comparison = read_comparison(comparison_file)
+        v = check_verdict(comparison)
+        if report_file is None:
+            from gate.report.comparison import render_comparison
+
+            body = render_comparison(comparison, "markdown")
+        else:
+            body = _read_report(report_file)
     elif state and description:
-        v = Verdict(state, description, (), baseline_name, baseline_run_id, baseline_frozen_at, None)
+        if report_file is None:
+            raise click.UsageError("--state and --description need --report FILE (the body to post)")
+        v = CheckVerdict(state, description, (), baseline_name, baseline_run_id, baseline_frozen_at, None)
+        body = _read_report(report_file)
     else:
         raise click.UsageError("give --comparison FILE, or both --state and --description")
-    run_url = mlflow_run_url or mlflow_url(os.environ.get("MLFLOW_TRACKING_URI"), v.candidate_run_id)
-    ctx = ReportContext(
-        name,
-        v.state,
-        v.description,
-        baseline_name or v.baseline_name,
-        baseline_run_id or v.baseline_run_id,
-        baseline_frozen_at or v.baseline_frozen_at,
-        run_url,
-        where.workflow_run_url,
-        where.head_sha,
-        now=datetime.now(UTC),
+    report = make_report(
+        v,
+        body,
+        gate_name=name,
+        where=where,
+        tracking_uri=os.environ.get("MLFLOW_TRACKING_URI"),
+        mlflow_run_url=mlflow_run_url,
+        baseline_name=baseline_name,
+        baseline_run_id=baseline_run_id,
+        baseline_frozen_at=baseline_frozen_at,
+        annotations=tuple(parse_annotation(e) for e in errors),
     )
-    notes = v.annotations + tuple(_annotation(e) for e in errors)
-    report = Report(_read_report(report_file), ctx, notes)
+    ctx = report.ctx
     if dry_run:
         click.echo(render_comment(report.body, ctx), nl=False)
         return

@@ -9,8 +9,7 @@ import click
 from gate import record as records
 from gate.cli import cli
 from gate.config import load_thresholds
-from gate.decide.compare import compare, file_baseline_ref
-from gate.report.render import FORMATS, render_comparison
+from gate.report.comparison import FORMATS, render_comparison
 
 
 @cli.command()
@@ -55,6 +54,8 @@ def diff(
     """
     if (baseline_name is None) == (baseline_record is None):
         raise click.UsageError("give exactly one of --baseline NAME or --baseline-record FILE")
+    from gate.decide.compare import compare, file_baseline_ref  # numpy/scipy: only when a diff runs
+
     candidate = records.load(record_file)
     thresholds = load_thresholds(thresholds_file) if thresholds_file else None
     if baseline_record is not None:

@@ -22,131 +22,19 @@ in the candidate blocks whatever the averages, as in `gate check` (gate.decide.t
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 
 from gate.config import Policy, TaskThreshold, Thresholds
 from gate.decide import stats
-from gate.decide.pairing import FlippedItem, flipped_items, pair_items, setup_differences, task_differences
-from gate.decide.task_details import TaskContext, failure_reason, task_context
+from gate.decide.pairing import flipped_items, pair_items, setup_differences, task_differences
+from gate.decide.task_details import failure_reason, task_context
 from gate.errors import ConfigError
 from gate.record import BaselineRef, EvalRecord, TaskResult
+from gate.results import Comparison, Forgetting, TaskComparison, TaskMove, fmt_delta
 
-DECISIONS = ("regressed", "inconclusive", "not_comparable", "ok", "improved")
 MAX_EXAMPLES = 5
 
 
-@dataclass(frozen=True)
-class TaskComparison:
-    name: str
-    kind: str
-    metric: str
-    higher_is_better: bool
-    gated: bool
-    decision: str  # one of DECISIONS
-    reason: str
-    blocking: bool
-    allowance: float  # allowed drop, metric units (0 for ungated tasks)
-    baseline_value: float | None = None  # mean over the paired items
-    candidate_value: float | None = None
-    delta: float | None = None  # candidate - baseline, metric units
-    ci_low: float | None = None
-    ci_high: float | None = None
-    p_value: float | None = None  # two-sided, no change
-    p_adjusted: float | None = None  # Holm, within the task's family
-    mde: float | None = None  # true drop found 'regressed' with 80% power at this n
-    method: str = ""
-    n_paired: int = 0
-    n_clusters: int = 0
-    n_unpaired: int = 0  # items in only one record, or whose doc/prompt hash differ
-    percent: bool = True  # scores lie in [0, 1]: show points (x100)
-    chance: float | None = None
-    near_chance: bool = False  # the baseline's or the candidate's interval reaches chance
-    baseline_near_chance: bool = False  # the baseline's does: a regression here is nearly invisible
-    newly_wrong: int = 0  # items that scored worse than in the baseline
-    newly_right: int = 0
-    newly_wrong_examples: tuple[FlippedItem, ...] = ()
-    newly_right_examples: tuple[FlippedItem, ...] = ()
-    context: TaskContext = field(default_factory=TaskContext)  # categories, notes, judge, hard failures
-
-
-@dataclass(frozen=True)
-class TaskMove:
-    name: str
-    delta: float
-    ci_low: float
-    ci_high: float
-    significant: bool
-    percent: bool
-
-
-@dataclass(frozen=True)
-class Forgetting:
-    """Domain tasks improved while general tasks regressed."""
-
-    domain_gains: tuple[TaskMove, ...]
-    general_losses: tuple[TaskMove, ...]
-    message: str
-
-
-@dataclass(frozen=True)
-class Comparison:
-    baseline: BaselineRef
-    baseline_model: str
-    baseline_fingerprint: str
-    candidate_model: str
-    candidate_fingerprint: str
-    candidate_run_id: str | None
-    alpha: float
-    power: float
-    policy: Policy
-    thresholds_source: str
-    setup_differences: tuple[str, ...]
-    tasks: tuple[TaskComparison, ...]
-    forgetting: Forgetting | None
-    blocking_reasons: tuple[str, ...]
-
-    @property
-    def blocking(self) -> bool:
-        return bool(self.blocking_reasons)
-
-    @property
-    def passed(self) -> bool:
-        return not self.blocking
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.blocking else 0
-
-    @property
-    def headline(self) -> str:
-        ref = f"baseline '{self.baseline.name}' (run {self.baseline.run_id})"
-        if self.blocking:
-            return f"BLOCKED against {ref}: " + "; ".join(self.blocking_reasons) + "."
-        gated = [t for t in self.tasks if t.gated]
-        inc = sum(t.decision == "inconclusive" for t in gated)
-        tail = f", {inc} inconclusive (not blocking by policy)" if inc else ""
-        powered = [t for t in gated if t.mde is not None]
-        if powered:
-            weak = max(powered, key=lambda t: t.mde or 0.0)
-            tail += f"; 80% power for drops of {fmt_delta(weak.mde, weak.percent, signed=False)} on {weak.name}"
-        wrong = sum(t.newly_wrong for t in self.tasks)
-        right = sum(t.newly_right for t in self.tasks)
-        tail += f"; {wrong} items newly wrong, {right} newly right"
-        return f"PASSED against {ref}: no gated task dropped more than allowed ({len(gated)} gated{tail})."
-
-
-def fmt_delta(value: float | None, percent: bool, signed: bool = True) -> str:
-    """Metric units as people read them: points (x100) for proportions."""
-    if value is None or math.isnan(value):
-        return "n/a"
-    if math.isinf(value):
-        return "undetectable"
-    v = value * 100 if percent else value
-    out = f"{v:+.1f}" if signed else f"{v:.1f}"
-    if percent:
-        out += " pts"
-    return out
 
 
 def default_thresholds(baseline: EvalRecord) -> Thresholds:

@@ -7,75 +7,11 @@ measure (a task missing, skipped, short of items) fails: the gate never passes b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from gate.config import Thresholds
 from gate.decide.stats import mean_interval
-from gate.errors import EXIT_GATE_FAILED, EXIT_PASS, ConfigError
+from gate.errors import ConfigError
 from gate.record import EvalRecord, TaskResult
-
-PASS, FAIL, INCONCLUSIVE, NOT_EVALUATED = "pass", "fail", "inconclusive", "not evaluated"
-
-
-@dataclass(frozen=True)
-class FloorCheck:
-    task: str
-    metric: str
-    higher_is_better: bool
-    floor: float
-    value: float | None
-    ci_low: float | None
-    ci_high: float | None
-    n: int
-    outcome: str  # pass | fail | inconclusive | not evaluated
-    reason: str
-    chance: float | None = None
-    near_chance: bool = False
-
-    @property
-    def margin(self) -> float | None:
-        """How far the value clears the floor, in the metric's good direction (negative: below)."""
-        if self.value is None:
-            return None
-        return self.value - self.floor if self.higher_is_better else self.floor - self.value
-
-
-@dataclass(frozen=True)
-class BlockingFailure:
-    task: str
-    cases: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Verdict:
-    checks: tuple[FloorCheck, ...]
-    blocking: tuple[BlockingFailure, ...]
-    inconclusive_policy: str
-    alpha: float
-
-    @property
-    def passed(self) -> bool:
-        ok = {PASS, INCONCLUSIVE} if self.inconclusive_policy == "pass" else {PASS}
-        return all(c.outcome in ok for c in self.checks) and not self.blocking
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_PASS if self.passed else EXIT_GATE_FAILED
-
-    @property
-    def reasons(self) -> list[str]:
-        """One line per check that stops the gate."""
-        out = [f"{c.task}: {c.reason}" for c in self.checks if c.outcome in (FAIL, NOT_EVALUATED)]
-        if self.inconclusive_policy == "fail":
-            out += [f"{c.task}: {c.reason}" for c in self.checks if c.outcome == INCONCLUSIVE]
-        out += [f"{b.task}: high-severity failures: {', '.join(b.cases)}" for b in self.blocking]
-        return out
-
-    @property
-    def headline(self) -> str:
-        if self.passed:
-            return f"PASS: {len(self.checks)} floor(s) cleared"
-        return f"FAIL: {len(self.reasons)} check(s) failed"
+from gate.results import FAIL, INCONCLUSIVE, NOT_EVALUATED, PASS, BlockingFailure, FloorCheck, Verdict
 
 
 def _check_task(t: TaskResult, name: str, floor: float, alpha: float) -> FloorCheck:

@@ -12,21 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gate.record import EvalRecord, ItemOutcome, JudgeInfo, TaskResult
+from gate.results import FlippedItem
 
 EXCERPT_CHARS = 160
-
-
-@dataclass(frozen=True)
-class FlippedItem:
-    """An item whose score moved between baseline and candidate (e.g. right -> wrong)."""
-
-    doc_id: int
-    group: str | None
-    excerpt: str
-    baseline_score: float
-    candidate_score: float
-    baseline_prediction: str
-    candidate_prediction: str
 
 
 _MODEL_SETUP = ("dtype", "quantization", "batch_size", "chat_template", "fewshot_as_multiturn", "backend")

@@ -8,32 +8,8 @@ an LLM judge and how many of its replies were invalid).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from gate.record import TaskResult
-
-
-@dataclass(frozen=True)
-class CategoryMove:
-    """One category's mean score in each record (over all its items there: not paired)."""
-
-    category: str
-    baseline: float | None
-    candidate: float | None
-
-    @property
-    def delta(self) -> float | None:
-        if self.baseline is None or self.candidate is None:
-            return None
-        return self.candidate - self.baseline
-
-
-@dataclass(frozen=True)
-class TaskContext:
-    notes: tuple[str, ...] = ()
-    categories: tuple[CategoryMove, ...] = ()
-    blocking_failures: tuple[str, ...] = ()  # the candidate's failed high-severity cases: they block
-    already_failing: tuple[str, ...] = ()  # those of them the baseline failed too
+from gate.results import CategoryMove, TaskContext
 
 
 def _judge_note(t: TaskResult) -> str | None:

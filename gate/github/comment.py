@@ -1,7 +1,7 @@
 """The text the gate puts on GitHub: the sticky PR comment, the job summary, `::error` lines.
 
 Pure: strings in, strings out; nothing here talks to GitHub. The report body (verdict line,
-per-task table, forgetting flag, flipped items) comes from `gate.report.render`; this module wraps it
+per-task table, forgetting flag, flipped items) comes from `gate.report.comparison`; this module wraps it
 with the hidden marker that finds the comment again, a verdict header, the baseline's name and
 age, links to the MLflow run and the workflow run, and truncates it under GitHub's limits with a
 note a reviewer can see.
@@ -54,6 +54,14 @@ class ReportContext:
 class Annotation:
     title: str
     message: str
+
+
+def parse_annotation(text: str) -> Annotation:
+    """An annotation given on the command line as 'TASK: message'."""
+    title, sep, message = text.partition(":")
+    if not sep or not message.strip():
+        raise ConfigError(f"--error {text!r}: expected 'TASK: message', e.g. --error 'mmlu: dropped 2.1 points'")
+    return Annotation(f"model-gate: {title.strip()}", message.strip())
 
 
 def marker(gate_name: str) -> str:

@@ -8,10 +8,10 @@ this module only renders and delivers it. The order matters: the job summary is 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from gate.errors import ConfigError
 from gate.github.actions import ActionsContext
@@ -25,20 +25,24 @@ from gate.github.comment import (
     render_comment,
     render_summary,
 )
+from gate.github.comment import (
+    mlflow_run_url as run_url,
+)
+from gate.results import Comparison
 
 CheckKind = Literal["check-run", "status", "none"]
 
 
 @dataclass(frozen=True)
 class Report:
-    body: str  # markdown from gate.report.render
+    body: str  # markdown from gate.report.comparison (or a stage table when there is no comparison)
     ctx: ReportContext
     annotations: tuple[Annotation, ...] = ()
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """What `gate comment` needs from a comparison: read once from `gate diff --format json`."""
+class CheckVerdict:
+    """What `gate comment` posts: the check's state, its one-line description, annotations, the baseline."""
 
     state: str  # success | failure | neutral
     description: str
@@ -49,9 +53,8 @@ class Verdict:
     candidate_run_id: str | None
 
 
-def read_verdict(path: Path) -> Verdict:
-    """Read the JSON of `gate diff --format json`: failure when it blocks, neutral when a gated
-    task is inconclusive without blocking, success otherwise; regressed tasks become annotations."""
+def read_comparison(path: Path) -> Comparison:
+    """The comparison `gate diff --format json -o FILE` wrote."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -60,37 +63,65 @@ def read_verdict(path: Path) -> Verdict:
         ) from None
     except json.JSONDecodeError as e:
         raise ConfigError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
-    try:
-        return _verdict(data)
-    except (KeyError, TypeError, AttributeError) as e:
-        raise ConfigError(f"{path}: not the JSON of `gate diff --format json` (missing or bad field {e})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: not the JSON of `gate diff --format json` (not an object)")
+    return Comparison.from_dict(data, str(path))
 
 
-def _verdict(data: Mapping[str, Any]) -> Verdict:
-    tasks = data["tasks"]
-    notes = []
-    for t in tasks:
-        if t["blocking"] or t["decision"] == "regressed":
-            notes.append(Annotation(f"model-gate: {t['name']}", str(t["reason"])))
-    forgetting = data.get("forgetting")
-    if forgetting:
-        notes.append(Annotation("model-gate: catastrophic forgetting", str(forgetting["message"])))
-    if not data["passed"]:
-        state = "failure"
-    elif any(t["gated"] and t["decision"] in ("inconclusive", "not_comparable") for t in tasks):
-        state = "neutral"
-    else:
-        state = "success"
-    base = data.get("baseline") or {}
-    return Verdict(
-        state=state,
-        description=str(data["headline"]),
+def check_verdict(c: Comparison) -> CheckVerdict:
+    """The check of a comparison: its state (`Comparison.state`), headline, and one annotation per blocking
+    or regressed task and for forgetting."""
+    notes = [Annotation(f"model-gate: {t.name}", t.reason) for t in c.tasks if t.blocking or t.decision == "regressed"]
+    if c.forgetting:
+        notes.append(Annotation("model-gate: catastrophic forgetting", c.forgetting.message))
+    return CheckVerdict(
+        state=c.state,
+        description=c.headline,
         annotations=tuple(notes),
-        baseline_name=base.get("name"),
-        baseline_run_id=base.get("run_id"),
-        baseline_frozen_at=base.get("frozen_at") or None,
-        candidate_run_id=data.get("candidate_run_id"),
+        baseline_name=c.baseline.name,
+        baseline_run_id=c.baseline.run_id,
+        baseline_frozen_at=c.baseline.frozen_at or None,
+        candidate_run_id=c.candidate_run_id,
     )
+
+
+def read_verdict(path: Path) -> CheckVerdict:
+    """The check of the comparison in `path` (the JSON of `gate diff --format json`)."""
+    return check_verdict(read_comparison(path))
+
+
+def make_report(
+    verdict: CheckVerdict,
+    body: str,
+    *,
+    gate_name: str,
+    where: ActionsContext,
+    tracking_uri: str | None = None,
+    mlflow_run_url: str | None = None,
+    baseline_name: str | None = None,
+    baseline_run_id: str | None = None,
+    baseline_frozen_at: str | None = None,
+    annotations: tuple[Annotation, ...] = (),
+    now: datetime | None = None,
+) -> Report:
+    """The report to publish: the verdict, its body, and what surrounds it (links, baseline, age).
+
+    Values given here override the comparison's; the MLflow link is built from the tracking URI only
+    when that is an http(s) server, and never carries credentials (`mlflow_run_url`).
+    """
+    ctx = ReportContext(
+        gate_name,
+        verdict.state,
+        verdict.description,
+        baseline_name or verdict.baseline_name,
+        baseline_run_id or verdict.baseline_run_id,
+        baseline_frozen_at or verdict.baseline_frozen_at,
+        mlflow_run_url or run_url(tracking_uri, verdict.candidate_run_id),
+        where.workflow_run_url,
+        where.head_sha,
+        now=now or datetime.now(UTC),
+    )
+    return Report(body, ctx, verdict.annotations + annotations)
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,12 @@ CASES = {  # our case name -> the record pair it is built from
 
 
 def render(records_root: Path, case: str) -> dict[str, str]:
-    # Imported here: gate.decide.compare and gate.report.render belong to the diff helper's part of the package.
+    # Imported here: gate.decide.compare and gate.report.comparison belong to the diff helper's part of the package.
     from gate import record as records
     from gate.config import load_thresholds
     from gate.decide.compare import compare
     from gate.record import BaselineRef
-    from gate.report.render import render_comparison
+    from gate.report.comparison import render_comparison
 
     folder = records_root / CASES[case]
     base = records.load(folder / "baseline.json")

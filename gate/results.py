@@ -1,0 +1,313 @@
+"""The verdicts the gate reaches, as plain data: a floor check (`Verdict`) and a baseline diff (`Comparison`).
+
+These types are what every later stage reads: the terminal and markdown reports, the GitHub check and
+comment, MLflow. They import nothing heavy (no numpy, scipy, torch, lm-eval or MLflow), so the publish
+job, which installs only the light dependencies, can read a comparison back from the JSON of
+`gate diff --format json` (`Comparison.from_dict`) and render it without re-running the statistics.
+They are computed in `gate.decide` (floors, compare), once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+from gate.config.thresholds import Policy
+from gate.errors import EXIT_GATE_FAILED, EXIT_PASS, ConfigError
+from gate.record import BaselineRef
+
+PASS, FAIL, INCONCLUSIVE, NOT_EVALUATED = "pass", "fail", "inconclusive", "not evaluated"
+
+
+@dataclass(frozen=True)
+class FloorCheck:
+    task: str
+    metric: str
+    higher_is_better: bool
+    floor: float
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    outcome: str  # pass | fail | inconclusive | not evaluated
+    reason: str
+    chance: float | None = None
+    near_chance: bool = False
+
+    @property
+    def margin(self) -> float | None:
+        """How far the value clears the floor, in the metric's good direction (negative: below)."""
+        if self.value is None:
+            return None
+        return self.value - self.floor if self.higher_is_better else self.floor - self.value
+
+
+@dataclass(frozen=True)
+class BlockingFailure:
+    task: str
+    cases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    checks: tuple[FloorCheck, ...]
+    blocking: tuple[BlockingFailure, ...]
+    inconclusive_policy: str
+    alpha: float
+
+    @property
+    def passed(self) -> bool:
+        ok = {PASS, INCONCLUSIVE} if self.inconclusive_policy == "pass" else {PASS}
+        return all(c.outcome in ok for c in self.checks) and not self.blocking
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PASS if self.passed else EXIT_GATE_FAILED
+
+    @property
+    def reasons(self) -> list[str]:
+        """One line per check that stops the gate."""
+        out = [f"{c.task}: {c.reason}" for c in self.checks if c.outcome in (FAIL, NOT_EVALUATED)]
+        if self.inconclusive_policy == "fail":
+            out += [f"{c.task}: {c.reason}" for c in self.checks if c.outcome == INCONCLUSIVE]
+        out += [f"{b.task}: high-severity failures: {', '.join(b.cases)}" for b in self.blocking]
+        return out
+
+    @property
+    def headline(self) -> str:
+        if self.passed:
+            return f"PASS: {len(self.checks)} floor(s) cleared"
+        return f"FAIL: {len(self.reasons)} check(s) failed"
+
+
+DECISIONS = ("regressed", "inconclusive", "not_comparable", "ok", "improved")
+
+
+@dataclass(frozen=True)
+class FlippedItem:
+    """An item whose score moved between baseline and candidate (e.g. right -> wrong)."""
+
+    doc_id: int
+    group: str | None
+    excerpt: str
+    baseline_score: float
+    candidate_score: float
+    baseline_prediction: str
+    candidate_prediction: str
+
+
+@dataclass(frozen=True)
+class CategoryMove:
+    """One category's mean score in each record (over all its items there: not paired)."""
+
+    category: str
+    baseline: float | None
+    candidate: float | None
+
+    @property
+    def delta(self) -> float | None:
+        if self.baseline is None or self.candidate is None:
+            return None
+        return self.candidate - self.baseline
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    notes: tuple[str, ...] = ()
+    categories: tuple[CategoryMove, ...] = ()
+    blocking_failures: tuple[str, ...] = ()  # the candidate's failed high-severity cases: they block
+    already_failing: tuple[str, ...] = ()  # those of them the baseline failed too
+
+
+@dataclass(frozen=True)
+class TaskComparison:
+    name: str
+    kind: str
+    metric: str
+    higher_is_better: bool
+    gated: bool
+    decision: str  # one of DECISIONS
+    reason: str
+    blocking: bool
+    allowance: float  # allowed drop, metric units (0 for ungated tasks)
+    baseline_value: float | None = None  # mean over the paired items
+    candidate_value: float | None = None
+    delta: float | None = None  # candidate - baseline, metric units
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None  # two-sided, no change
+    p_adjusted: float | None = None  # Holm, within the task's family
+    mde: float | None = None  # true drop found 'regressed' with 80% power at this n
+    method: str = ""
+    n_paired: int = 0
+    n_clusters: int = 0
+    n_unpaired: int = 0  # items in only one record, or whose doc/prompt hash differ
+    percent: bool = True  # scores lie in [0, 1]: show points (x100)
+    chance: float | None = None
+    near_chance: bool = False  # the baseline's or the candidate's interval reaches chance
+    baseline_near_chance: bool = False  # the baseline's does: a regression here is nearly invisible
+    newly_wrong: int = 0  # items that scored worse than in the baseline
+    newly_right: int = 0
+    newly_wrong_examples: tuple[FlippedItem, ...] = ()
+    newly_right_examples: tuple[FlippedItem, ...] = ()
+    context: TaskContext = field(default_factory=TaskContext)  # categories, notes, judge, hard failures
+
+
+@dataclass(frozen=True)
+class TaskMove:
+    name: str
+    delta: float
+    ci_low: float
+    ci_high: float
+    significant: bool
+    percent: bool
+
+
+@dataclass(frozen=True)
+class Forgetting:
+    """Domain tasks improved while general tasks regressed."""
+
+    domain_gains: tuple[TaskMove, ...]
+    general_losses: tuple[TaskMove, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline: BaselineRef
+    baseline_model: str
+    baseline_fingerprint: str
+    candidate_model: str
+    candidate_fingerprint: str
+    candidate_run_id: str | None
+    alpha: float
+    power: float
+    policy: Policy
+    thresholds_source: str
+    setup_differences: tuple[str, ...]
+    tasks: tuple[TaskComparison, ...]
+    forgetting: Forgetting | None
+    blocking_reasons: tuple[str, ...]
+
+    @property
+    def blocking(self) -> bool:
+        return bool(self.blocking_reasons)
+
+    @property
+    def passed(self) -> bool:
+        return not self.blocking
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_GATE_FAILED if self.blocking else EXIT_PASS
+
+    @property
+    def state(self) -> str:
+        """The check's conclusion: failure when it blocks, neutral when a gated task could not be
+        decided without blocking (inconclusive, not comparable), success otherwise."""
+        if self.blocking:
+            return "failure"
+        if any(t.gated and t.decision in ("inconclusive", "not_comparable") for t in self.tasks):
+            return "neutral"
+        return "success"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "comparison") -> Comparison:
+        """The comparison back from `gate diff --format json` (`gate.report.comparison.comparison_dict`).
+
+        Raises ConfigError naming the source and the field when the data is not such a comparison.
+        """
+        try:
+            return _comparison(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ConfigError(
+                f"{source}: not the JSON of `gate diff --format json` (missing or bad field {e}); "
+                "write it with `gate diff ... --format json -o FILE`"
+            ) from None
+
+    @property
+    def headline(self) -> str:
+        ref = f"baseline '{self.baseline.name}' (run {self.baseline.run_id})"
+        if self.blocking:
+            return f"BLOCKED against {ref}: " + "; ".join(self.blocking_reasons) + "."
+        gated = [t for t in self.tasks if t.gated]
+        inc = sum(t.decision == "inconclusive" for t in gated)
+        tail = f", {inc} inconclusive (not blocking by policy)" if inc else ""
+        powered = [t for t in gated if t.mde is not None]
+        if powered:
+            weak = max(powered, key=lambda t: t.mde or 0.0)
+            tail += f"; 80% power for drops of {fmt_delta(weak.mde, weak.percent, signed=False)} on {weak.name}"
+        wrong = sum(t.newly_wrong for t in self.tasks)
+        right = sum(t.newly_right for t in self.tasks)
+        tail += f"; {wrong} items newly wrong, {right} newly right"
+        return f"PASSED against {ref}: no gated task dropped more than allowed ({len(gated)} gated{tail})."
+
+
+def fmt_delta(value: float | None, percent: bool, signed: bool = True) -> str:
+    """Metric units as people read them: points (x100) for proportions."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "undetectable"
+    v = value * 100 if percent else value
+    out = f"{v:+.1f}" if signed else f"{v:.1f}"
+    if percent:
+        out += " pts"
+    return out
+
+
+# ---------------------------------------------------------------- reading a comparison back from JSON
+
+
+def _plain(cls: type, data: Mapping[str, Any], **nested: Any) -> Any:
+    """A dataclass of plain fields from its asdict() form; `nested` gives the fields built separately."""
+    values = {}
+    for f in fields(cls):
+        if f.name in nested:
+            values[f.name] = nested[f.name]
+        elif f.name in data:
+            v = data[f.name]
+            values[f.name] = tuple(v) if isinstance(v, list) else v
+        elif f.default is MISSING and f.default_factory is MISSING:
+            raise KeyError(f"{cls.__name__}.{f.name}")
+    return cls(**values)
+
+
+def _task(data: Mapping[str, Any]) -> TaskComparison:
+    ctx = data.get("context") or {}
+    context = _plain(
+        TaskContext, ctx, categories=tuple(_plain(CategoryMove, m) for m in ctx.get("categories", ()))
+    )
+    mde = data.get("mde")
+    if mde is None and data.get("n_paired", 0) >= 2:
+        # JSON has no infinity: comparison_dict writes an undetectable drop (mde = inf) as null, and
+        # a paired task always has a minimum detectable drop.
+        mde = math.inf
+    return _plain(
+        TaskComparison,
+        data,
+        mde=mde,
+        context=context,
+        newly_wrong_examples=tuple(_plain(FlippedItem, i) for i in data.get("newly_wrong_examples", ())),
+        newly_right_examples=tuple(_plain(FlippedItem, i) for i in data.get("newly_right_examples", ())),
+    )
+
+
+def _comparison(data: Mapping[str, Any]) -> Comparison:
+    forgetting = data.get("forgetting")
+    if forgetting is not None:
+        forgetting = Forgetting(
+            domain_gains=tuple(_plain(TaskMove, m) for m in forgetting["domain_gains"]),
+            general_losses=tuple(_plain(TaskMove, m) for m in forgetting["general_losses"]),
+            message=forgetting["message"],
+        )
+    return _plain(
+        Comparison,
+        data,
+        baseline=_plain(BaselineRef, data["baseline"]),
+        policy=_plain(Policy, data["policy"]),
+        tasks=tuple(_task(t) for t in data["tasks"]),
+        forgetting=forgetting,
+    )
