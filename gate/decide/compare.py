@@ -129,8 +129,7 @@ def _compare_task(name, c, b, th, setup, alpha, policy) -> tuple[TaskComparison,
     near = [False, False]  # baseline, candidate
     if c.chance is not None:
         for k, scores in enumerate((bs, cs)):
-            iv = stats.mean_interval(scores, groups, alpha)
-            near[k] = iv.low <= c.chance if c.higher_is_better else iv.high >= c.chance
+            near[k] = stats.near_chance(stats.mean_interval(scores, groups, alpha), c.chance, c.higher_is_better)
     sign = 1 if c.higher_is_better else -1
     wrong, right = flipped_items(pairs, sign, True), flipped_items(pairs, sign, False)
     tc = TaskComparison(

@@ -8,10 +8,16 @@ measure (a task missing, skipped, short of items) fails: the gate never passes b
 from __future__ import annotations
 
 from gate.config import Thresholds
-from gate.decide.stats import mean_interval
+from gate.decide.stats import Interval, mean_interval, near_chance
 from gate.errors import ConfigError
 from gate.record import EvalRecord, TaskResult
 from gate.results import FAIL, INCONCLUSIVE, NOT_EVALUATED, PASS, BlockingFailure, FloorCheck, Verdict
+
+
+def task_interval(t: TaskResult, alpha: float = 0.05) -> Interval:
+    """The (1 - alpha) interval of a task's mean score, clustered by subtask where it has subtasks."""
+    groups = [i.group for i in t.items] if any(i.group for i in t.items) else None
+    return mean_interval([i.score for i in t.items], groups, alpha)
 
 
 def _check_task(t: TaskResult, name: str, floor: float, alpha: float) -> FloorCheck:
@@ -44,8 +50,7 @@ def _check_task(t: TaskResult, name: str, floor: float, alpha: float) -> FloorCh
             reason=f"early verdict after {t.early_stop.items_used} of {t.early_stop.items_available} "
             f"items: {t.early_stop.reason}",
         )
-    groups = [i.group for i in t.items] if any(i.group for i in t.items) else None
-    iv = mean_interval([i.score for i in t.items], groups, alpha)
+    iv = task_interval(t, alpha)
     # Report lm-eval's value; the interval comes from the same per-item outcomes it averaged.
     low, high = iv.low, iv.high
     good_side = low > floor if t.higher_is_better else high < floor
@@ -61,7 +66,7 @@ def _check_task(t: TaskResult, name: str, floor: float, alpha: float) -> FloorCh
             INCONCLUSIVE,
             f"{t.metric} {t.value:.3f} {ci} straddles floor {cmp} {floor}; more items needed",
         )
-    near = t.chance is not None and abs(t.value - t.chance) <= max(iv.high - iv.estimate, iv.estimate - iv.low)
+    near = near_chance(iv, t.chance, t.higher_is_better)
     if near:
         reason += f"; within noise of chance ({t.chance:.3f}): this benchmark has no signal for this model"
     return FloorCheck(

@@ -167,6 +167,14 @@ def mean_interval(scores: Sequence[float], groups: Sequence[str | None] | None =
     return Interval(mean, mean - half, mean + half, s.stderr)
 
 
+def near_chance(interval: Interval, chance: float | None, higher_is_better: bool) -> bool:
+    """Whether a score cannot be told from random guessing: its interval reaches chance, or lies on the
+    wrong side of it. The one definition that `gate run`, `gate check` and `gate diff` all use."""
+    if chance is None:
+        return False
+    return interval.low <= chance if higher_is_better else interval.high >= chance
+
+
 def mcnemar_exact(newly_right: int, newly_wrong: int) -> float:
     """Two-sided exact McNemar p-value: a binomial test of the discordant pairs at 1/2."""
     k = newly_right + newly_wrong

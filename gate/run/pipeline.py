@@ -12,9 +12,11 @@ from pathlib import Path
 
 from gate import record as records
 from gate.config import ModelSpec, Suite, Thresholds, resolve_backend
-from gate.decide.floors import Verdict, check
+from gate.decide.floors import check, task_interval
+from gate.decide.stats import near_chance
 from gate.errors import ConfigError
 from gate.record import EvalRecord
+from gate.results import Verdict
 from gate.run.models import DEFAULT_MODEL, LoadedModel, load_lm
 from gate.run.runner import RunOptions, run_suite, validate_suite
 
@@ -69,7 +71,7 @@ class RunResult:
                 continue
             se = f" ± {t.stderr:.3f}" if t.stderr is not None else ""
             line = f"  {t.name} {t.metric} = {t.value:.3f}{se} (n={t.n}, {t.num_fewshot}-shot)"
-            if t.chance is not None and t.stderr is not None and abs(t.value - t.chance) <= 2 * t.stderr:
+            if t.early_stop is None and near_chance(task_interval(t), t.chance, t.higher_is_better):
                 line += f"  near chance ({t.chance:.2f}): no signal for this model"
             lines.append(line)
         lines.append(f"record: {self.path}" + (f"  mlflow run: {r.mlflow_run_id}" if r.mlflow_run_id else ""))
