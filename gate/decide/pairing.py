@@ -13,6 +13,7 @@ from typing import Any
 
 from gate.record import EvalRecord, ItemOutcome, JudgeInfo, TaskResult
 from gate.results import FlippedItem
+from gate.text import clip
 
 EXCERPT_CHARS = 160
 
@@ -60,13 +61,12 @@ def _judge_differences(c: JudgeInfo | None, b: JudgeInfo | None) -> list[str]:
 
 
 def _short(v: Any) -> str:
-    s = str(v)
-    return s[:19] + "…" if len(s) > 20 else s
+    return clip(str(v), 20)
 
 
 def _clean(text: str) -> str:
-    s = " ".join(text.split())
-    return s if len(s) <= EXCERPT_CHARS else "…" + s[-(EXCERPT_CHARS - 1) :]
+    # The end of a prompt holds its question, so an excerpt keeps the end.
+    return clip(text, EXCERPT_CHARS, keep="end", one_line=True)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ import requests
 from github import Auth, Github, GithubException
 
 from gate.errors import ConfigError, GitHubUnavailable
-from gate.github.comment import CHECK_TEXT_LIMIT, one_line
+from gate.github.comment import CHECK_TEXT_LIMIT
+from gate.text import clip
 
 DEFAULT_API_URL = "https://api.github.com"
 State = Literal["success", "failure", "neutral"]
@@ -120,7 +121,7 @@ class GitHubClient:
         """Create a completed check run (needs `checks: write`; works with the Actions GITHUB_TOKEN)."""
         if conclusion not in STATES:
             raise ConfigError(f"check conclusion {conclusion!r}: expected one of {', '.join(STATES)}")
-        output = {"title": one_line(title, 200), "summary": summary[:CHECK_TEXT_LIMIT]}
+        output = {"title": clip(title, 200, one_line=True), "summary": summary[:CHECK_TEXT_LIMIT]}
         kwargs: dict[str, Any] = {"status": "completed", "conclusion": conclusion, "output": output}
         if details_url:
             kwargs["details_url"] = details_url
@@ -148,7 +149,10 @@ class GitHubClient:
             if state != "neutral" or description.lower().startswith("inconclusive")
             else (f"inconclusive: {description}")
         )
-        kwargs: dict[str, Any] = {"context": context, "description": one_line(desc, STATUS_DESCRIPTION_LIMIT)}
+        kwargs: dict[str, Any] = {
+            "context": context,
+            "description": clip(desc, STATUS_DESCRIPTION_LIMIT, one_line=True),
+        }
         if target_url:
             kwargs["target_url"] = target_url
 
@@ -246,7 +250,7 @@ class GitHubClient:
             str(x.get("message") or f"{x.get('field')} {x.get('code')}") if isinstance(x, dict) else str(x)
             for x in errors
         )
-        return self._scrub(one_line(f"{e.status} {text}" + (f" ({details})" if details else ""), 300))
+        return self._scrub(clip(f"{e.status} {text}" + (f" ({details})" if details else ""), 300, one_line=True))
 
     def _scrub(self, text: str) -> str:
         if self._token:

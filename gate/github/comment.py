@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from gate.errors import ConfigError
+from gate.text import clip
 
 COMMENT_LIMIT = 65_536  # characters in an issue comment body (GitHub answers 422 beyond)
 CHECK_TEXT_LIMIT = 65_535  # characters in a check run's output.summary
@@ -69,11 +70,6 @@ def marker(gate_name: str) -> str:
     return f"{MARKER_PREFIX}{gate_name} -->"
 
 
-def one_line(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def format_age(frozen_at: str, now: datetime) -> str:
     """`3 days ago`, from an ISO 8601 timestamp (naive ones are taken as UTC)."""
     try:
@@ -105,7 +101,7 @@ def mlflow_run_url(tracking_uri: str | None, run_id: str | None) -> str | None:
 
 def header(ctx: ReportContext) -> str:
     icon, word = VERDICT[ctx.state]
-    return f"### {icon} model-gate `{ctx.gate_name}`: {word} — {one_line(ctx.description, 300)}"
+    return f"### {icon} model-gate `{ctx.gate_name}`: {word} — {clip(ctx.description, 300, one_line=True)}"
 
 
 def footer(ctx: ReportContext) -> str:

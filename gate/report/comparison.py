@@ -13,6 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from gate.results import CategoryMove, Comparison, FlippedItem, TaskComparison, fmt_delta
+from gate.text import clip
 
 FORMATS = ("text", "markdown", "json")
 _ICON = {"regressed": "❌", "inconclusive": "⚠️", "not_comparable": "⛔", "ok": "✅", "improved": "⬆️"}
@@ -54,7 +55,7 @@ def _allowed(t: TaskComparison) -> str:
 
 
 def _short_fp(fp: str) -> str:
-    return fp[:19] + "…" if len(fp) > 20 else fp
+    return clip(fp, 20)
 
 
 def _context_lines(c: Comparison) -> list[tuple[str, str]]:

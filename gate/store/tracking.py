@@ -39,6 +39,7 @@ from mlflow.exceptions import MlflowException
 from gate.errors import BaselineNotFound, ConfigError, StoreUnavailable
 from gate.record import BaselineRef, EvalRecord, dumps, from_dict
 from gate.store.keys import default_who, mlflow_key, run_metrics, run_params, safe_uri
+from gate.text import clip
 
 DEFAULT_EXPERIMENT = "checkpoint-gate"
 BASELINE_MODEL = "checkpoint-gate-baselines"
@@ -96,11 +97,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _one_line(text: str, limit: int = 240) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 def _not_found(e: MlflowException) -> bool:
     return e.error_code == "RESOURCE_DOES_NOT_EXIST"
 
@@ -151,11 +147,12 @@ class Store:
             yield
         except MlflowException as e:
             raise StoreUnavailable(
-                f"MLflow {safe_uri(self.tracking_uri)}: {action} failed: {_one_line(e.message)}"
+                f"MLflow {safe_uri(self.tracking_uri)}: {action} failed: {clip(str(e.message), 240, one_line=True)}"
             ) from e
         except (requests.RequestException, OSError) as e:
             raise StoreUnavailable(
-                f"MLflow {safe_uri(self.tracking_uri)}: {action} failed: {type(e).__name__}: {_one_line(str(e))}"
+                f"MLflow {safe_uri(self.tracking_uri)}: {action} failed: "
+                f"{type(e).__name__}: {clip(str(e), 240, one_line=True)}"
             ) from e
 
     def _artifact_location(self) -> str | None:
