@@ -9,7 +9,6 @@ import click
 from gate.cli import cli
 from gate.cli.options import data_dir_option
 from gate.config import BACKENDS, DTYPES, ModelSpec, load_suite, load_thresholds
-from gate.errors import ConfigError
 
 
 @cli.command()
@@ -136,8 +135,6 @@ def run(
     """
     from gate.run.pipeline import RunRequest, evaluate_checkpoint
 
-    if sample is not None and items_from is not None:
-        raise ConfigError("--sample and --items-from: choose one; --items-from reuses an earlier record's items")
     spec = ModelSpec(
         model=model,
         revision=revision,

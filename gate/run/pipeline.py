@@ -87,6 +87,8 @@ class RunResult:
 
 def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None = None) -> RunResult:
     """Run the suite (and, if it clears its floors, the next stage) with one loaded model."""
+    if req.sample is not None and req.items_from is not None:
+        raise ConfigError("--sample and --items-from: choose one; --items-from reuses an earlier record's items")
     if req.then is not None and req.items_from is not None:
         raise ConfigError("--then with --items-from: reuse items one stage at a time (run each suite separately)")
     if req.then is not None and req.thresholds is None:
