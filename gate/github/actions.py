@@ -33,7 +33,6 @@ class ActionsContext:
     run_attempt: str | None = None
     event_name: str | None = None
     step_summary: Path | None = None
-    in_actions: bool = False
 
     @property
     def workflow_run_url(self) -> str | None:
@@ -89,7 +88,6 @@ def resolve(
         run_attempt=env.get("GITHUB_RUN_ATTEMPT"),
         event_name=env.get("GITHUB_EVENT_NAME"),
         step_summary=Path(summary) if summary else None,
-        in_actions=env.get("GITHUB_ACTIONS") == "true",
     )
 
 
