@@ -277,9 +277,7 @@ def _plain(cls: type, data: Mapping[str, Any], **nested: Any) -> Any:
 
 def _task(data: Mapping[str, Any]) -> TaskComparison:
     ctx = data.get("context") or {}
-    context = _plain(
-        TaskContext, ctx, categories=tuple(_plain(CategoryMove, m) for m in ctx.get("categories", ()))
-    )
+    context = _plain(TaskContext, ctx, categories=tuple(_plain(CategoryMove, m) for m in ctx.get("categories", ())))
     mde = data.get("mde")
     if mde is None and data.get("n_paired", 0) >= 2:
         # JSON has no infinity: comparison_dict writes an undetectable drop (mde = inf) as null, and

@@ -11,4 +11,5 @@ for d in "$GATE_DATA_DIR" "$NLTK_DATA"; do
   [ -d "$d" ] || { echo "scripts/test.sh: $d: not found; put shared/ beside this checkout or set GATE_DATA_DIR and NLTK_DATA" >&2; exit 2; }
 done
 ruff check .
+ruff format --check .
 exec python -m pytest "$@"

@@ -20,7 +20,6 @@ _uri = click.option(
 _fmt = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 
 
-
 def _store(tracking_uri: str | None):
     # MLflow is imported when a baseline command runs, not when the CLI starts: `gate comment` in the
     # publish job has no MLflow installed.

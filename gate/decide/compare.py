@@ -35,8 +35,6 @@ from gate.results import Comparison, Forgetting, TaskComparison, TaskMove, fmt_d
 MAX_EXAMPLES = 5
 
 
-
-
 def default_thresholds(baseline: EvalRecord) -> Thresholds:
     """Without a thresholds file: every baseline task is gated and no significant drop is allowed."""
     tasks = {
