@@ -94,6 +94,13 @@ def _prediction(sample: dict[str, Any], output_type: str) -> str:
     return ""
 
 
+def pooled_stderr(stderrs: list[float], sizes: list[int]) -> float:
+    """The standard error lm-eval gives a size-weighted group mean, from its subtasks' errors and sizes."""
+    from lm_eval.api.metrics import pooled_sample_stderr
+
+    return float(pooled_sample_stderr(stderrs, sizes))
+
+
 def parse_leaf(results: dict[str, Any], leaf: str, metric: str, filter_name: str, group: str | None) -> LeafResult:
     """Typed view of one leaf task in the dict `simple_evaluate` returned."""
     res = results["results"].get(leaf)

@@ -15,15 +15,16 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from gate.config import Suite, TaskSpec, Thresholds
 from gate.decide.sequential import ABOVE, BELOW, decide, seeded_order
 from gate.errors import ConfigError
-from gate.lmeval.request_cache import CacheStats, RequestCache, default_cache_dir, install_template_cache, reuse_hook
+from gate.lmeval.chunks import pool_requests
+from gate.lmeval.request_cache import CacheStats, RequestCache, default_cache_dir, reuse_hook
+from gate.lmeval.tasks import load_task
 from gate.record import EarlyStop, EvalRecord, TaskResult
 from gate.run.models import LoadedModel
-from gate.run.runner import RunOptions, build_record, load_leaves, run_task, select_items
+from gate.run.runner import RunOptions, build_record, run_task, select_items
 
 FIRST_CHUNK = 64  # items of the first look; later looks grow by GROWTH
 GROWTH = 1.5
@@ -37,37 +38,6 @@ def chunk_ends(n: int, first: int = FIRST_CHUNK, growth: float = GROWTH) -> list
         k = max(k + 1, math.ceil(k * growth))
     ends.append(n)
     return ends
-
-
-def pool_requests(pool: dict[str, list[int]], cache: RequestCache, stats: CacheStats | None = None):
-    """A `prepare_tasks` hook: build (or load) the requests of each leaf's whole pool, evaluate only the chunk's.
-
-    lm-eval numbers the docs of `samples=` by position among the chosen docs (ascending dataset
-    index), so the pool's instances are renumbered to their position in the chunk.
-    """
-    from gate.lmeval.request_cache import reuse_requests
-
-    def prepare(tasks: list[Any]) -> None:
-        install_template_cache()
-        for task in tasks:
-            reuse_requests(task, cache, stats)
-            build = task.build_all_requests
-            ids = sorted(pool[task.task_name])
-
-            def build_chunk(*, build=build, task=task, ids=ids, **kwargs: Any) -> None:
-                at = {doc: k for k, doc in enumerate(sorted(kwargs.get("samples") or ()))}
-                build(**{**kwargs, "samples": ids})  # the pool's prompts, exactly as a full run builds them
-                chunk = []
-                for inst in task.instances:
-                    k = at.get(ids[inst.doc_id])
-                    if k is not None:
-                        meta = (inst.metadata[0], k, *inst.metadata[2:])
-                        chunk.append(replace(inst, metadata=meta, resps=[], filtered_resps={}))
-                task._instances = chunk
-
-            task.build_all_requests = build_chunk
-
-    return prepare
 
 
 def _merge(spec: TaskSpec, parts: list[TaskResult], population: int, stop: EarlyStop | None) -> TaskResult:
@@ -106,8 +76,7 @@ def run_task_early(
     first_chunk: int = FIRST_CHUNK,
 ) -> TaskResult:
     """One task, chunk by chunk in a seeded order, until its floor is decided or its items run out."""
-    leaves, _ = load_leaves(spec, suite, opts)
-    pool = select_items(spec, {name: len(t.eval_docs) for name, t in leaves.items()}, opts).doc_ids
+    pool = select_items(spec, load_task(spec, suite, opts.data_dir).sizes(), opts).doc_ids
     order = [(leaf, d) for leaf in sorted(pool) for d in pool[leaf]]
     order = [order[i] for i in seeded_order(len(order), opts.seed)]
     n = len(order)
@@ -178,4 +147,4 @@ def run_early_verdict(
     return build_record(loaded, suite, tasks, time.perf_counter() - start, opts)
 
 
-__all__ = ["ABOVE", "BELOW", "chunk_ends", "pool_requests", "run_early_verdict", "run_task_early"]
+__all__ = ["ABOVE", "BELOW", "chunk_ends", "run_early_verdict", "run_task_early"]
