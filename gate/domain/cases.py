@@ -140,9 +140,9 @@ def post_process(
     """What a domain task adds to the runner's TaskResult, from lm-eval's per-item samples.
 
     Rule-scored tasks get per-category scores and blocking failures; a task with a
-    `judge_rubric` is rescored by the judge (`judge_pass`); without a judge such a task is
-    skipped when the suite marks it optional, and a ConfigError otherwise.
-    General tasks pass through unchanged.
+    `judge_rubric` is rescored by the judge (`judge_pass`). General tasks pass through unchanged.
+    A judged task needs `judge`: the runner asks `judge_missing` first and skips or refuses such a
+    task without one, before any of it is evaluated.
     """
     if spec.kind != "domain" or result.status != "ok":
         return result
@@ -152,7 +152,6 @@ def post_process(
         summary = summarize(cases)
         return replace(result, category_scores=summary.category_scores, blocking_failures=summary.blocking_failures)
     if judge is None:
-        reason = judge_missing(spec, judge)  # raises unless the task is optional
-        return replace(result, status="skipped", skip_reason=reason, value=None, stderr=None, n=0, items=())
+        raise ValueError(f"task '{spec.task}' has a judge_rubric: post_process needs its judge (see judge_missing)")
     judged = judge_samples(samples, load_rubric(spec.judge_rubric), judge)
     return judged_result(result, judged, cases)

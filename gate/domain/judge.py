@@ -130,10 +130,6 @@ class JudgeRun:
     verdicts: tuple[JudgeVerdict, ...]  # in the order of the cases
     info: JudgeInfo
 
-    @property
-    def pass_rate(self) -> float:
-        return sum(v.passed for v in self.verdicts) / len(self.verdicts) if self.verdicts else 0.0
-
 
 def load_rubric(path: str | Path) -> Rubric:
     """Load and validate a rubric YAML such as `suites/domain/support_policy/rubrics/support_quality.yaml`."""

@@ -12,12 +12,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from gate.lmeval.request_cache import CacheStats, RequestCache, install_template_cache, reuse_requests
+from gate.lmeval.request_cache import RequestCache, install_template_cache, reuse_requests
 
 
-def pool_requests(
-    pool: dict[str, list[int]], cache: RequestCache, stats: CacheStats | None = None
-) -> Callable[[list[Any]], None]:
+def pool_requests(pool: dict[str, list[int]], cache: RequestCache) -> Callable[[list[Any]], None]:
     """A `prepare_tasks` hook: build (or load) the requests of each leaf's whole pool, evaluate only the chunk's.
 
     lm-eval numbers the docs of `samples=` by position among the chosen docs (ascending dataset
@@ -32,7 +30,7 @@ def pool_requests(
     def prepare(tasks: list[Any]) -> None:
         install_template_cache()
         for task in tasks:
-            reuse_requests(task, cache, stats)
+            reuse_requests(task, cache)
             build = task.build_all_requests
             ids = sorted(pool[task.task_name])
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import replace
 
 from gate.config import Suite, TaskSpec, Thresholds
-from gate.decide.sequential import ABOVE, BELOW, decide, seeded_order
+from gate.decide.sequential import ABOVE, decide, seeded_order
 from gate.errors import ConfigError
 from gate.lmeval.chunks import pool_requests
-from gate.lmeval.request_cache import CacheStats, RequestCache, default_cache_dir, reuse_hook
+from gate.lmeval.request_cache import RequestCache, default_cache_dir, reuse_hook
 from gate.lmeval.tasks import load_task
 from gate.record import EarlyStop, EvalRecord, TaskResult
 from gate.run.models import LoadedModel
@@ -72,7 +71,6 @@ def run_task_early(
     floor: float,
     alpha: float,
     cache: RequestCache,
-    stats: CacheStats | None = None,
     first_chunk: int = FIRST_CHUNK,
 ) -> TaskResult:
     """One task, chunk by chunk in a seeded order, until its floor is decided or its items run out."""
@@ -80,11 +78,10 @@ def run_task_early(
     order = [(leaf, d) for leaf in sorted(pool) for d in pool[leaf]]
     order = [order[i] for i in seeded_order(len(order), opts.seed)]
     n = len(order)
-    prepare = pool_requests(pool, cache, stats)
+    prepare = pool_requests(pool, cache)
     parts: list[TaskResult] = []
     seen: dict[tuple[str, int], float] = {}
     done = 0
-    decision = None
     for end in chunk_ends(n, first_chunk):
         chunk: dict[str, list[int]] = {}
         for leaf, d in order[done:end]:
@@ -118,7 +115,6 @@ def run_early_verdict(
     opts: RunOptions,
     *,
     cache: RequestCache | None = None,
-    on_task: Callable[[TaskResult], None] | None = None,
     first_chunk: int = FIRST_CHUNK,
 ) -> EvalRecord:
     """Run the suite, stopping each floored task early once its floor is decided; a record like `run_suite`'s."""
@@ -129,7 +125,7 @@ def run_early_verdict(
     tasks = []
     for spec in suite.tasks:
         th = thresholds.tasks.get(spec.task)
-        if spec in floored and th is not None and th.floor is not None:
+        if th is not None and th.floor is not None:  # one of `floored`
             if th.metric != spec.metric:
                 raise ConfigError(
                     f"{thresholds.path}: tasks.{spec.task}.metric is '{th.metric}' but the suite scores "
@@ -141,10 +137,8 @@ def run_early_verdict(
             )
         else:
             result = run_task(loaded, suite, spec, replace(opts, prepare_tasks=reuse_hook(cache)))
-        if on_task:
-            on_task(result)
         tasks.append(result)
     return build_record(loaded, suite, tasks, time.perf_counter() - start, opts)
 
 
-__all__ = ["ABOVE", "BELOW", "chunk_ends", "run_early_verdict", "run_task_early"]
+__all__ = ["chunk_ends", "run_early_verdict", "run_task_early"]

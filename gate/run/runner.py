@@ -47,15 +47,6 @@ class RunOptions:
     prepare_tasks: Callable[[list[Any]], None] | None = None
 
 
-# A hook for domain tasks (per-category scores, blocking failures); set by gate.domain.cases when present.
-TaskPostProcessor = Callable[[TaskSpec, list[LeafResult], TaskResult], TaskResult]
-_post_processors: list[TaskPostProcessor] = []
-
-
-def register_post_processor(fn: TaskPostProcessor) -> None:
-    _post_processors.append(fn)
-
-
 def versions() -> Versions:
     return Versions(
         gate=__version__,
@@ -186,8 +177,6 @@ def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions
     result = post_process(spec, [s for leaf in parsed for s in leaf.raw_samples], result, opts.judge)
     if spec.fewshot_split and draws_fewshot_from(chosen, spec.fewshot_split):
         result = replace(result, notes=(*result.notes, _fewshot_note(spec)))
-    for post in _post_processors:
-        result = post(spec, parsed, result)
     return result
 
 
