@@ -1,21 +1,22 @@
 """Domain suites: per-category scores and the high-severity blocking rule.
 
-`domain_summary` reads lm-eval's per-item samples of a domain task (the foreign format, read
-here once) and returns what goes into `TaskResult.category_scores` and
-`TaskResult.blocking_failures`; `gate.decide.floors.check` then blocks on any of them, whatever
-the average says.
+`domain_summary` reads the per-document samples of a domain task (`gate.lmeval.results.Sample`:
+the case's JSONL row and its per-item metric) and returns what goes into
+`TaskResult.category_scores` and `TaskResult.blocking_failures`; `gate.decide.floors.check` then
+blocks on any of them, whatever the average says.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from gate.config import TaskSpec
+from gate.decide.stats import iid_stderr
 from gate.domain.judge import Judge, JudgedSamples, judge_samples, load_rubric
 from gate.errors import ConfigError, EvalFailed
+from gate.lmeval.results import Sample
 from gate.record import TaskResult
 
 BLOCKING_SEVERITIES = frozenset({"high"})
@@ -48,25 +49,23 @@ class DomainSummary:
     blocking_failures: tuple[str, ...]  # case ids of failed cases whose severity blocks
 
 
-def read_cases(samples: Iterable[Mapping[str, Any]], metric: str, task: str = "domain task") -> tuple[CaseResult, ...]:
-    """Turn lm-eval samples (`doc_id`, `doc`, and one key per metric) into CaseResults.
+def read_cases(samples: Iterable[Sample], metric: str, task: str = "domain task") -> tuple[CaseResult, ...]:
+    """Turn a domain task's samples (doc id, the case's row, one number per metric) into CaseResults.
 
     A sample without the metric, or with a severity outside low|medium|high, means the task
     YAML and the data disagree: that is the gate failing to measure, not the model failing.
     """
     out = []
     for s in samples:
-        doc = s.get("doc") or {}
-        if metric not in s:
-            raise EvalFailed(f"{task}: sample {s.get('doc_id')} has no metric {metric!r}; check the task's metric_list")
-        severity = doc.get("severity")
+        if metric not in s.metrics:
+            raise EvalFailed(f"{task}: sample {s.doc_id} has no metric {metric!r}; check the task's metric_list")
+        severity = s.doc.get("severity")
         if severity is not None and severity not in SEVERITIES:
             raise EvalFailed(
-                f"{task}: case {doc.get('id', s.get('doc_id'))}: severity {severity!r} "
-                f"is not one of {', '.join(SEVERITIES)}"
+                f"{task}: case {s.doc.get('id', s.doc_id)}: severity {severity!r} is not one of {', '.join(SEVERITIES)}"
             )
-        doc_id = int(s["doc_id"])
-        out.append(CaseResult(doc_id, str(doc.get("id", doc_id)), doc.get("category"), severity, float(s[metric])))
+        case_id = str(s.doc.get("id", s.doc_id))
+        out.append(CaseResult(s.doc_id, case_id, s.doc.get("category"), severity, s.metrics[metric]))
     return tuple(sorted(out, key=lambda c: c.doc_id))
 
 
@@ -86,8 +85,8 @@ def summarize(cases: Iterable[CaseResult]) -> DomainSummary:
     )
 
 
-def domain_summary(samples: Iterable[Mapping[str, Any]], metric: str, task: str = "domain task") -> DomainSummary:
-    """Per-category scores and blocking failures of one domain task, from its lm-eval samples."""
+def domain_summary(samples: Iterable[Sample], metric: str, task: str = "domain task") -> DomainSummary:
+    """Per-category scores and blocking failures of one domain task, from its samples."""
     return summarize(read_cases(samples, metric, task))
 
 
@@ -105,7 +104,8 @@ def judged_result(result: TaskResult, judged: JudgedSamples, cases: Iterable[Cas
     summary = summarize(replace(c, score=score[c.doc_id]) for c in cases if c.doc_id in score)
     n = len(items)
     mean = sum(it.score for it in items) / n if n else None
-    stderr = math.sqrt(mean * (1 - mean) / (n - 1)) if n > 1 and mean is not None else None
+    se = iid_stderr([it.score for it in items])  # nan below two items
+    stderr = None if math.isnan(se) else se
     return replace(
         result,
         metric=JUDGE_METRIC,
@@ -135,9 +135,9 @@ def judge_missing(spec: TaskSpec, judge: Judge | None) -> str | None:
 
 
 def post_process(
-    spec: TaskSpec, samples: Iterable[Mapping[str, Any]], result: TaskResult, judge: Judge | None = None
+    spec: TaskSpec, samples: Iterable[Sample], result: TaskResult, judge: Judge | None = None
 ) -> TaskResult:
-    """What a domain task adds to the runner's TaskResult, from lm-eval's per-item samples.
+    """What a domain task adds to the runner's TaskResult, from its per-document samples.
 
     Rule-scored tasks get per-category scores and blocking failures; a task with a
     `judge_rubric` is rescored by the judge (`judge_pass`). General tasks pass through unchanged.

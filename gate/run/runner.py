@@ -174,7 +174,7 @@ def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions
             raise EvalFailed(f"task '{name}': lm-eval returned {len(leaf.items)} items, {asked} were asked for")
         parsed.append(leaf)
     result = _combine(spec, parsed, task.is_group, task.weight_by_size(spec.metric), selection.total)
-    result = post_process(spec, [s for leaf in parsed for s in leaf.raw_samples], result, opts.judge)
+    result = post_process(spec, [s for leaf in parsed for s in leaf.samples], result, opts.judge)
     if spec.fewshot_split and draws_fewshot_from(chosen, spec.fewshot_split):
         result = replace(result, notes=(*result.notes, _fewshot_note(spec)))
     return result
