@@ -49,6 +49,16 @@ class DomainSummary:
     blocking_failures: tuple[str, ...]  # case ids of failed cases whose severity blocks
 
 
+@dataclass(frozen=True)
+class ScoredTask:
+    """A task's result after domain scoring, and the cases its category scores and blocking failures
+    summarise (none for general and skipped tasks): results of parts of one task merge by summarising
+    the union of their cases (`gate.run.merge`)."""
+
+    result: TaskResult
+    cases: tuple[CaseResult, ...] = ()
+
+
 def read_cases(samples: Iterable[Sample], metric: str, task: str = "domain task") -> tuple[CaseResult, ...]:
     """Turn a domain task's samples (doc id, the case's row, one number per metric) into CaseResults.
 
@@ -99,9 +109,9 @@ def judged_result(result: TaskResult, judged: JudgedSamples, cases: Iterable[Cas
     missing = sorted({it.doc_id for it in result.items} - set(judged.verdicts))
     if missing:
         raise EvalFailed(f"{result.name}: the judge returned no verdict for doc id(s) {missing[:5]}")
-    score = {d: float(v.passed) for d, v in judged.verdicts.items()}
+    score = _judge_scores(judged)
     items = tuple(replace(it, score=score[it.doc_id]) for it in result.items)
-    summary = summarize(replace(c, score=score[c.doc_id]) for c in cases if c.doc_id in score)
+    summary = summarize(rescored(cases, judged))
     n = len(items)
     mean = sum(it.score for it in items) / n if n else None
     se = iid_stderr([it.score for it in items])  # nan below two items
@@ -117,6 +127,16 @@ def judged_result(result: TaskResult, judged: JudgedSamples, cases: Iterable[Cas
         blocking_failures=summary.blocking_failures,
         judge=judged.info,
     )
+
+
+def _judge_scores(judged: JudgedSamples) -> dict[int, float]:
+    return {d: float(v.passed) for d, v in judged.verdicts.items()}
+
+
+def rescored(cases: Iterable[CaseResult], judged: JudgedSamples) -> tuple[CaseResult, ...]:
+    """The judged cases with the judge's verdicts as their scores (a judge failure is 0)."""
+    score = _judge_scores(judged)
+    return tuple(replace(c, score=score[c.doc_id]) for c in cases if c.doc_id in score)
 
 
 def judge_missing(spec: TaskSpec, judge: Judge | None) -> str | None:
@@ -136,7 +156,7 @@ def judge_missing(spec: TaskSpec, judge: Judge | None) -> str | None:
 
 def post_process(
     spec: TaskSpec, samples: Iterable[Sample], result: TaskResult, judge: Judge | None = None
-) -> TaskResult:
+) -> ScoredTask:
     """What a domain task adds to the runner's TaskResult, from its per-document samples.
 
     Rule-scored tasks get per-category scores and blocking failures; a task with a
@@ -145,13 +165,14 @@ def post_process(
     task without one, before any of it is evaluated.
     """
     if spec.kind != "domain" or result.status != "ok":
-        return result
+        return ScoredTask(result)
     samples = list(samples)
     cases = read_cases(samples, spec.metric, spec.task)
     if spec.judge_rubric is None:
         summary = summarize(cases)
-        return replace(result, category_scores=summary.category_scores, blocking_failures=summary.blocking_failures)
+        scored = replace(result, category_scores=summary.category_scores, blocking_failures=summary.blocking_failures)
+        return ScoredTask(scored, cases)
     if judge is None:
         raise ValueError(f"task '{spec.task}' has a judge_rubric: post_process needs its judge (see judge_missing)")
     judged = judge_samples(samples, load_rubric(spec.judge_rubric), judge)
-    return judged_result(result, judged, cases)
+    return ScoredTask(judged_result(result, judged, cases), rescored(cases, judged))

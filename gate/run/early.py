@@ -7,6 +7,7 @@ chunk evaluates its share of them. The decision rule is `gate.decide.sequential.
 alpha per task whatever the stopping time, and alpha is split evenly (Bonferroni) over the tasks that
 have a floor, so the suite's floor verdict errs at most the thresholds' alpha. Tasks without a floor,
 and every task of a full run (the default, and what baselines use), run on all their items.
+The chunks' results merge into one (`gate.run.merge`): a blocking failure of any chunk blocks.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from dataclasses import replace
 
 from gate.config import Suite, TaskSpec, Thresholds
 from gate.decide.sequential import ABOVE, decide, seeded_order
+from gate.domain.cases import ScoredTask
 from gate.errors import ConfigError
 from gate.lmeval.chunks import pool_requests
 from gate.lmeval.request_cache import RequestCache, default_cache_dir, reuse_hook
 from gate.lmeval.tasks import load_task
 from gate.record import EarlyStop, EvalRecord, TaskResult
+from gate.run.merge import merge_results
 from gate.run.models import LoadedModel
-from gate.run.runner import RunOptions, build_record, run_task, select_items
+from gate.run.runner import RunOptions, build_record, measure_task, run_task, select_items
 
 FIRST_CHUNK = 64  # items of the first look; later looks grow by GROWTH
 GROWTH = 1.5
@@ -37,29 +40,6 @@ def chunk_ends(n: int, first: int = FIRST_CHUNK, growth: float = GROWTH) -> list
         k = max(k + 1, math.ceil(k * growth))
     ends.append(n)
     return ends
-
-
-def _merge(spec: TaskSpec, parts: list[TaskResult], population: int, stop: EarlyStop | None) -> TaskResult:
-    import hashlib
-    import statistics
-
-    items = tuple(sorted((i for p in parts for i in p.items), key=lambda i: (i.group or "", i.doc_id)))
-    scores = [i.score for i in items]
-    n = len(items)
-    first = parts[0]
-    hashes = sorted({p.task_hash for p in parts})
-    return replace(
-        first,
-        value=sum(scores) / n,
-        stderr=statistics.stdev(scores) / math.sqrt(n) if n > 1 else None,
-        n=n,
-        n_requested=n if stop else population,
-        task_hash=hashes[0] if len(hashes) == 1 else "sha256:" + hashlib.sha256("\n".join(hashes).encode()).hexdigest(),
-        subtasks=tuple(sorted({s for p in parts for s in p.subtasks})),
-        items=items,
-        chance=(sum(p.chance * p.n for p in parts) / n) if all(p.chance is not None for p in parts) else None,
-        early_stop=stop,
-    )
 
 
 def run_task_early(
@@ -79,21 +59,22 @@ def run_task_early(
     order = [order[i] for i in seeded_order(len(order), opts.seed)]
     n = len(order)
     prepare = pool_requests(pool, cache)
-    parts: list[TaskResult] = []
+    parts: list[ScoredTask] = []
     seen: dict[tuple[str, int], float] = {}
     done = 0
     for end in chunk_ends(n, first_chunk):
         chunk: dict[str, list[int]] = {}
         for leaf, d in order[done:end]:
             chunk.setdefault(leaf, []).append(d)
-        part = run_task(loaded, suite, spec, replace(opts, doc_ids={spec.task: chunk}, prepare_tasks=prepare))
+        scored = measure_task(loaded, suite, spec, replace(opts, doc_ids={spec.task: chunk}, prepare_tasks=prepare))
+        part = scored.result
         mean = sum(i.score for i in part.items) / max(len(part.items), 1)
         if part.value is None or abs(part.value - mean) > 1e-9:
             raise ConfigError(
                 f"task '{spec.task}': metric '{spec.metric}' is not a mean of per-item scores; "
                 "the early verdict needs one (run without --early-verdict)"
             )
-        parts.append(part)
+        parts.append(scored)
         for it in part.items:
             seen[(it.group or spec.task, it.doc_id)] = it.score
         done = end
@@ -104,8 +85,8 @@ def run_task_early(
             stop = EarlyStop(items_used=done, items_available=n, decision=decision.decision, reason=decision.reason)
             if opts.progress:
                 opts.progress(f"{spec.task}: stopped after {done} of {n} items, surely {where} floor {floor}")
-            return _merge(spec, parts, n, stop)
-    return _merge(spec, parts, n, None)
+            return merge_results(parts, n_requested=done, early_stop=stop)
+    return merge_results(parts, n_requested=n, early_stop=None)
 
 
 def run_early_verdict(

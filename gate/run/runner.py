@@ -21,13 +21,14 @@ from typing import Any
 from gate import __version__
 from gate.config import Suite, TaskSpec
 from gate.decide.stats import mean_interval
-from gate.domain.cases import judge_missing, post_process
+from gate.domain.cases import ScoredTask, judge_missing, post_process
 from gate.domain.judge import Judge
 from gate.errors import ConfigError, DataMissing, EvalFailed
 from gate.lmeval.evaluate import evaluate
 from gate.lmeval.results import LeafResult, parse_leaf, pooled_stderr
 from gate.lmeval.tasks import cap_generation, check_task_names, draws_fewshot_from, load_task
 from gate.record import EvalRecord, Sampling, SuiteInfo, TaskResult, Timing, Versions
+from gate.run.merge import combined_hash, weighted_chance
 from gate.run.models import LoadedModel
 from gate.run.sampling import Selection, from_doc_ids, stratified
 
@@ -104,10 +105,6 @@ def _combine(
             stderr = pooled_stderr(stderrs, sizes)
         else:  # subtasks with one item have no stderr of their own; cluster by subtask instead
             stderr = mean_interval([i.score for i in items], [i.group for i in items]).stderr
-    chances = [leaf.chance for leaf in leaves]
-    chance = None
-    if None not in chances:
-        chance = sum(c * len(leaf.items) for c, leaf in zip(chances, leaves, strict=True)) / n
     first = leaves[0]
     return TaskResult(
         name=spec.task,
@@ -119,31 +116,26 @@ def _combine(
         n=n,
         n_requested=n_requested,
         num_fewshot=spec.num_fewshot,
-        task_hash=_combined_hash([leaf.task_hash for leaf in leaves]) if is_group else first.task_hash,
+        # a group's hash covers every leaf it ran, even one (a group of one is not the leaf itself)
+        task_hash=combined_hash(leaf.task_hash for leaf in leaves) if is_group else first.task_hash,
         output_type=first.output_type,
-        chance=chance,
+        chance=weighted_chance((leaf.chance, len(leaf.items)) for leaf in leaves),
         subtasks=tuple(leaf.name for leaf in leaves) if is_group else (),
         items=items,
         generation=first.generation,
     )
 
 
-def _combined_hash(hashes: list[str]) -> str:
-    import hashlib
-
-    return "sha256:" + hashlib.sha256("\n".join(sorted(hashes)).encode()).hexdigest()
-
-
-def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions) -> TaskResult:
-    """Evaluate one suite task; fail closed on a crash or on fewer items than asked."""
+def measure_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions) -> ScoredTask:
+    """Evaluate one suite task, and keep the domain cases behind its scores (parts of a task merge by them)."""
     try:
         task = load_task(spec, suite, opts.data_dir)
     except DataMissing as e:
         if not spec.optional:
             raise
-        return _skipped(spec, f"skipped: no data ({e})")
+        return ScoredTask(_skipped(spec, f"skipped: no data ({e})"))
     if (reason := judge_missing(spec, opts.judge)) is not None:
-        return _skipped(spec, reason)
+        return ScoredTask(_skipped(spec, reason))
     selection = select_items(spec, task.sizes(), opts)
     names = selection.leaves()
     if not names:
@@ -174,10 +166,15 @@ def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions
             raise EvalFailed(f"task '{name}': lm-eval returned {len(leaf.items)} items, {asked} were asked for")
         parsed.append(leaf)
     result = _combine(spec, parsed, task.is_group, task.weight_by_size(spec.metric), selection.total)
-    result = post_process(spec, [s for leaf in parsed for s in leaf.samples], result, opts.judge)
+    scored = post_process(spec, [s for leaf in parsed for s in leaf.samples], result, opts.judge)
     if spec.fewshot_split and draws_fewshot_from(chosen, spec.fewshot_split):
-        result = replace(result, notes=(*result.notes, _fewshot_note(spec)))
-    return result
+        scored = replace(scored, result=replace(scored.result, notes=(*scored.result.notes, _fewshot_note(spec))))
+    return scored
+
+
+def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions) -> TaskResult:
+    """Evaluate one suite task; fail closed on a crash or on fewer items than asked."""
+    return measure_task(loaded, suite, spec, opts).result
 
 
 def _fewshot_note(spec: TaskSpec) -> str:
