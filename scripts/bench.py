@@ -186,8 +186,9 @@ def measure(args, loaded=None) -> dict:
     from lm_eval.tasks import TaskManager
 
     from gate.lmeval.data import DataDir, _DataDirFactory, expect_fewshot
-    from gate.lmeval.request_cache import CacheStats, RequestCache, cached_task_manager, reuse_hook
+    from gate.lmeval.request_cache import CacheStats, RequestCache, reuse_hook
     from gate.lmeval.results import parse_leaf
+    from gate.lmeval.task_index import cached_task_manager
     from gate.run.runner import RunOptions, run_task
 
     t_suite = time.perf_counter()

@@ -11,6 +11,7 @@ from gate.decide.floors import check
 from gate.domain.cases import domain_summary, judged_result, read_cases
 from gate.domain.judge import JudgedSamples, Rubric, judge_info, parse_reply
 from gate.errors import EvalFailed
+from gate.lmeval.results import Sample, parse_leaf
 from gate.record import (
     EvalRecord,
     ItemOutcome,
@@ -29,13 +30,7 @@ RUBRIC = Rubric("r", 1, "help", ("be kind",), 1, 5, 4, ("rude",))
 
 def sample(doc_id, case_id, category, severity, passed):
     doc = {"id": case_id, "category": category, "severity": severity, "user_input": f"question {case_id}"}
-    return {
-        "doc_id": doc_id,
-        "doc": doc,
-        "pass": float(passed),
-        "resps": [[f"reply {case_id}"]],
-        "filtered_resps": [f"reply {case_id}"],
-    }
+    return Sample(doc_id=doc_id, doc=doc, response=f"reply {case_id}", metrics={"pass": float(passed)})
 
 
 SAMPLES = [
@@ -48,7 +43,7 @@ SAMPLES = [
 
 
 def task_result(samples, **kw) -> TaskResult:
-    items = tuple(ItemOutcome(s["doc_id"], s["pass"], "d", "p", s["doc"]["category"]) for s in samples)
+    items = tuple(ItemOutcome(s.doc_id, s.metrics["pass"], "d", "p", s.doc["category"]) for s in samples)
     base = dict(
         name="domain_support_policy",
         kind="domain",
@@ -94,7 +89,7 @@ def test_a_high_severity_failure_blocks_whatever_the_average_says():
     verdict = check(record(t), Thresholds(tasks={}))
     assert not verdict.passed and verdict.exit_code == 1
     assert any("sec-2" in r and "domain_support_policy" in r for r in verdict.reasons)
-    clean = domain_summary([x for x in good_average if x["doc"]["id"] != "sec-2"], "pass")
+    clean = domain_summary([x for x in good_average if x.doc["id"] != "sec-2"], "pass")
     assert clean.blocking_failures == ()
     assert check(record(task_result(good_average)), Thresholds(tasks={})).passed
 
@@ -133,3 +128,33 @@ def test_judge_rescoring_counts_invalid_replies_as_fail_and_records_the_judge():
     assert back.tasks[0].judge == t.judge
     with pytest.raises(EvalFailed, match="no verdict"):
         judged_result(task_result(SAMPLES), JudgedSamples({0: verdicts[0]}, judged.info), read_cases(SAMPLES, "pass"))
+
+
+def test_samples_are_read_once_from_lm_evals_logged_dicts():
+    def logged(doc_id, filtered, resps, passed):
+        return {
+            "doc_id": doc_id,
+            "doc": {"id": f"c-{doc_id}", "user_input": "hi"},
+            "arguments": [("prompt", {"until": []})],
+            "resps": resps,
+            "filtered_resps": filtered,
+            "filter": "none",
+            "metrics": ["pass", "checks"],
+            "pass": passed,
+            "checks": [True, False],  # one verdict per instruction (as IFEval): not one number
+            "doc_hash": "d",
+            "prompt_hash": "p",
+        }
+
+    results = {
+        "results": {"t": {"pass,none": 0.5}},
+        "configs": {"t": {"output_type": "generate_until", "generation_kwargs": {"until": ["\n"]}}},
+        "samples": {"t": [logged(1, ["the reply"], [["the raw reply"]], True), logged(0, [], [["raw only"]], False)]},
+        "higher_is_better": {"t": {"pass": True}},
+        "versions": {"t": 1.0},
+    }
+    leaf = parse_leaf(results, "t", "pass", "none", group=None)
+    assert [s.doc_id for s in leaf.samples] == [1, 0]  # lm-eval's order; items are sorted by doc id
+    assert [s.response for s in leaf.samples] == ["the reply", "raw only"]  # filtered, else raw: the first
+    assert leaf.samples[0].metrics == {"pass": 1.0} and leaf.samples[0].doc["id"] == "c-1"
+    assert [c.case_id for c in read_cases(leaf.samples, "pass")] == ["c-0", "c-1"]

@@ -11,11 +11,11 @@ import pytest
 from gate.lmeval.request_cache import (
     CacheStats,
     RequestCache,
-    cached_task_manager,
     install_template_cache,
     request_key,
     reuse_requests,
 )
+from gate.lmeval.task_index import cached_task_manager
 
 
 def _arc_task(data_dir: Path, shots: int = 2):

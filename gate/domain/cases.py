@@ -1,21 +1,22 @@
 """Domain suites: per-category scores and the high-severity blocking rule.
 
-`domain_summary` reads lm-eval's per-item samples of a domain task (the foreign format, read
-here once) and returns what goes into `TaskResult.category_scores` and
-`TaskResult.blocking_failures`; `gate.decide.floors.check` then blocks on any of them, whatever
-the average says.
+`domain_summary` reads the per-document samples of a domain task (`gate.lmeval.results.Sample`:
+the case's JSONL row and its per-item metric) and returns what goes into
+`TaskResult.category_scores` and `TaskResult.blocking_failures`; `gate.decide.floors.check` then
+blocks on any of them, whatever the average says.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from gate.config import TaskSpec
+from gate.decide.stats import iid_stderr
 from gate.domain.judge import Judge, JudgedSamples, judge_samples, load_rubric
 from gate.errors import ConfigError, EvalFailed
+from gate.lmeval.results import Sample
 from gate.record import TaskResult
 
 BLOCKING_SEVERITIES = frozenset({"high"})
@@ -48,25 +49,33 @@ class DomainSummary:
     blocking_failures: tuple[str, ...]  # case ids of failed cases whose severity blocks
 
 
-def read_cases(samples: Iterable[Mapping[str, Any]], metric: str, task: str = "domain task") -> tuple[CaseResult, ...]:
-    """Turn lm-eval samples (`doc_id`, `doc`, and one key per metric) into CaseResults.
+@dataclass(frozen=True)
+class ScoredTask:
+    """A task's result after domain scoring, and the cases its category scores and blocking failures
+    summarise (none for general and skipped tasks): results of parts of one task merge by summarising
+    the union of their cases (`gate.run.merge`)."""
+
+    result: TaskResult
+    cases: tuple[CaseResult, ...] = ()
+
+
+def read_cases(samples: Iterable[Sample], metric: str, task: str = "domain task") -> tuple[CaseResult, ...]:
+    """Turn a domain task's samples (doc id, the case's row, one number per metric) into CaseResults.
 
     A sample without the metric, or with a severity outside low|medium|high, means the task
     YAML and the data disagree: that is the gate failing to measure, not the model failing.
     """
     out = []
     for s in samples:
-        doc = s.get("doc") or {}
-        if metric not in s:
-            raise EvalFailed(f"{task}: sample {s.get('doc_id')} has no metric {metric!r}; check the task's metric_list")
-        severity = doc.get("severity")
+        if metric not in s.metrics:
+            raise EvalFailed(f"{task}: sample {s.doc_id} has no metric {metric!r}; check the task's metric_list")
+        severity = s.doc.get("severity")
         if severity is not None and severity not in SEVERITIES:
             raise EvalFailed(
-                f"{task}: case {doc.get('id', s.get('doc_id'))}: severity {severity!r} "
-                f"is not one of {', '.join(SEVERITIES)}"
+                f"{task}: case {s.doc.get('id', s.doc_id)}: severity {severity!r} is not one of {', '.join(SEVERITIES)}"
             )
-        doc_id = int(s["doc_id"])
-        out.append(CaseResult(doc_id, str(doc.get("id", doc_id)), doc.get("category"), severity, float(s[metric])))
+        case_id = str(s.doc.get("id", s.doc_id))
+        out.append(CaseResult(s.doc_id, case_id, s.doc.get("category"), severity, s.metrics[metric]))
     return tuple(sorted(out, key=lambda c: c.doc_id))
 
 
@@ -86,8 +95,8 @@ def summarize(cases: Iterable[CaseResult]) -> DomainSummary:
     )
 
 
-def domain_summary(samples: Iterable[Mapping[str, Any]], metric: str, task: str = "domain task") -> DomainSummary:
-    """Per-category scores and blocking failures of one domain task, from its lm-eval samples."""
+def domain_summary(samples: Iterable[Sample], metric: str, task: str = "domain task") -> DomainSummary:
+    """Per-category scores and blocking failures of one domain task, from its samples."""
     return summarize(read_cases(samples, metric, task))
 
 
@@ -100,12 +109,13 @@ def judged_result(result: TaskResult, judged: JudgedSamples, cases: Iterable[Cas
     missing = sorted({it.doc_id for it in result.items} - set(judged.verdicts))
     if missing:
         raise EvalFailed(f"{result.name}: the judge returned no verdict for doc id(s) {missing[:5]}")
-    score = {d: float(v.passed) for d, v in judged.verdicts.items()}
+    score = _judge_scores(judged)
     items = tuple(replace(it, score=score[it.doc_id]) for it in result.items)
-    summary = summarize(replace(c, score=score[c.doc_id]) for c in cases if c.doc_id in score)
+    summary = summarize(rescored(cases, judged))
     n = len(items)
     mean = sum(it.score for it in items) / n if n else None
-    stderr = math.sqrt(mean * (1 - mean) / (n - 1)) if n > 1 and mean is not None else None
+    se = iid_stderr([it.score for it in items])  # nan below two items
+    stderr = None if math.isnan(se) else se
     return replace(
         result,
         metric=JUDGE_METRIC,
@@ -117,6 +127,16 @@ def judged_result(result: TaskResult, judged: JudgedSamples, cases: Iterable[Cas
         blocking_failures=summary.blocking_failures,
         judge=judged.info,
     )
+
+
+def _judge_scores(judged: JudgedSamples) -> dict[int, float]:
+    return {d: float(v.passed) for d, v in judged.verdicts.items()}
+
+
+def rescored(cases: Iterable[CaseResult], judged: JudgedSamples) -> tuple[CaseResult, ...]:
+    """The judged cases with the judge's verdicts as their scores (a judge failure is 0)."""
+    score = _judge_scores(judged)
+    return tuple(replace(c, score=score[c.doc_id]) for c in cases if c.doc_id in score)
 
 
 def judge_missing(spec: TaskSpec, judge: Judge | None) -> str | None:
@@ -135,24 +155,24 @@ def judge_missing(spec: TaskSpec, judge: Judge | None) -> str | None:
 
 
 def post_process(
-    spec: TaskSpec, samples: Iterable[Mapping[str, Any]], result: TaskResult, judge: Judge | None = None
-) -> TaskResult:
-    """What a domain task adds to the runner's TaskResult, from lm-eval's per-item samples.
+    spec: TaskSpec, samples: Iterable[Sample], result: TaskResult, judge: Judge | None = None
+) -> ScoredTask:
+    """What a domain task adds to the runner's TaskResult, from its per-document samples.
 
     Rule-scored tasks get per-category scores and blocking failures; a task with a
-    `judge_rubric` is rescored by the judge (`judge_pass`); without a judge such a task is
-    skipped when the suite marks it optional, and a ConfigError otherwise.
-    General tasks pass through unchanged.
+    `judge_rubric` is rescored by the judge (`judge_pass`). General tasks pass through unchanged.
+    A judged task needs `judge`: the runner asks `judge_missing` first and skips or refuses such a
+    task without one, before any of it is evaluated.
     """
     if spec.kind != "domain" or result.status != "ok":
-        return result
+        return ScoredTask(result)
     samples = list(samples)
     cases = read_cases(samples, spec.metric, spec.task)
     if spec.judge_rubric is None:
         summary = summarize(cases)
-        return replace(result, category_scores=summary.category_scores, blocking_failures=summary.blocking_failures)
+        scored = replace(result, category_scores=summary.category_scores, blocking_failures=summary.blocking_failures)
+        return ScoredTask(scored, cases)
     if judge is None:
-        reason = judge_missing(spec, judge)  # raises unless the task is optional
-        return replace(result, status="skipped", skip_reason=reason, value=None, stderr=None, n=0, items=())
+        raise ValueError(f"task '{spec.task}' has a judge_rubric: post_process needs its judge (see judge_missing)")
     judged = judge_samples(samples, load_rubric(spec.judge_rubric), judge)
-    return judged_result(result, judged, cases)
+    return ScoredTask(judged_result(result, judged, cases), rescored(cases, judged))

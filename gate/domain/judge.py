@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ import jsonschema
 import yaml
 
 from gate.errors import ConfigError, EvalFailed
+from gate.lmeval.results import Sample
 from gate.record import JudgeInfo
 from gate.schemas import load_schema, validate
 
@@ -129,10 +130,6 @@ class JudgeCase:
 class JudgeRun:
     verdicts: tuple[JudgeVerdict, ...]  # in the order of the cases
     info: JudgeInfo
-
-    @property
-    def pass_rate(self) -> float:
-        return sum(v.passed for v in self.verdicts) / len(self.verdicts) if self.verdicts else 0.0
 
 
 def load_rubric(path: str | Path) -> Rubric:
@@ -315,25 +312,21 @@ def load_labels(path: str | Path) -> list[LabelledCase]:
 
 @dataclass(frozen=True)
 class JudgedSamples:
-    """A domain task's lm-eval samples, judged: one verdict per doc id, and what the judge was."""
+    """A domain task's samples, judged: one verdict per doc id, and what the judge was."""
 
     verdicts: dict[int, JudgeVerdict]
     info: JudgeInfo
 
 
 def judge_samples(
-    samples: Sequence[Mapping[str, Any]], rubric: Rubric, judge: Judge, input_field: str = "user_input"
+    samples: Sequence[Sample], rubric: Rubric, judge: Judge, input_field: str = "user_input"
 ) -> JudgedSamples:
-    """Judge the replies in lm-eval samples of a generative domain task (e.g. `domain_support_judged`)."""
+    """Judge the replies in the samples of a generative domain task (e.g. `domain_support_judged`)."""
     cases, doc_ids = [], []
     for s in samples:
-        doc = s.get("doc") or {}
-        if input_field not in doc:
-            raise ConfigError(f"judged task: case {doc.get('id', s.get('doc_id'))} has no {input_field!r} field")
-        resp = s.get("filtered_resps") or s.get("resps") or [""]
-        while isinstance(resp, list | tuple):
-            resp = resp[0] if resp else ""
-        cases.append(JudgeCase(str(doc.get("id", s["doc_id"])), str(doc[input_field]), str(resp)))
-        doc_ids.append(int(s["doc_id"]))
+        if input_field not in s.doc:
+            raise ConfigError(f"judged task: case {s.doc.get('id', s.doc_id)} has no {input_field!r} field")
+        cases.append(JudgeCase(str(s.doc.get("id", s.doc_id)), str(s.doc[input_field]), s.response))
+        doc_ids.append(s.doc_id)
     run = run_judge(judge, rubric, cases)
     return JudgedSamples(dict(zip(doc_ids, run.verdicts, strict=True)), run.info)

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gate.errors import ConfigError, EvalFailed, ModelLoadError
+from gate.errors import ConfigError, ModelLoadError
+from gate.lmeval.backends import generate, lm_from_args
 
 API_BACKENDS = ("local-chat-completions", "local-completions")
 JUDGE_MAX_GEN_TOKS = 256
@@ -33,21 +34,7 @@ class LmEvalJudge:
     max_gen_toks: int = JUDGE_MAX_GEN_TOKS
 
     def complete(self, prompts: Sequence[str]) -> list[str]:
-        from lm_eval.api.instance import Instance
-
-        gen = {"until": [], "max_gen_toks": self.max_gen_toks, "do_sample": False, "temperature": 0.0}
-        requests = []
-        for i, prompt in enumerate(prompts):
-            ctx = self.lm.apply_chat_template([{"role": "user", "content": prompt}]) if self.chat else prompt
-            requests.append(
-                Instance(
-                    request_type="generate_until", doc={}, arguments=(ctx, dict(gen)), idx=0, metadata=("judge", i, 1)
-                )
-            )
-        try:
-            return [str(r) for r in self.lm.generate_until(requests)]
-        except (OSError, RuntimeError, ValueError) as e:
-            raise EvalFailed(f"judge {self.name}: generation failed: {e}") from e
+        return generate(self.lm, prompts, chat=self.chat, max_gen_toks=self.max_gen_toks, who=f"judge {self.name}")
 
 
 def _parse_args(arg_string: str, spec: str) -> dict[str, str]:
@@ -83,11 +70,9 @@ def load_judge(spec: str, *, max_gen_toks: int = JUDGE_MAX_GEN_TOKS) -> LmEvalJu
         args = _parse_args(rest, spec)
         if "base_url" not in args or "model" not in args:
             raise ConfigError(f"judge model {spec!r}: needs model=NAME and base_url=URL")
-        from lm_eval.api.registry import get_model
-
         arg_string = ",".join(f"{k}={v}" for k, v in args.items())
         try:
-            lm = get_model(backend).create_from_arg_string(arg_string, {"batch_size": 1})
+            lm = lm_from_args(backend, arg_string, batch_size=1)
         except (OSError, ValueError, ImportError) as e:
             raise ModelLoadError(f"judge model {spec!r}: could not set up the endpoint: {e}") from e
         return LmEvalJudge(lm, name=spec, chat=backend == "local-chat-completions", max_gen_toks=max_gen_toks)

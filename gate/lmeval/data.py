@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lm_eval.tasks import TaskManager
-from lm_eval.tasks._factory import TaskFactory
+from lm_eval.tasks._factory import TaskFactory  # private module (lm-eval 0.4.13); see _DataDirFactory
 
 from gate.errors import DataMissing
 
@@ -99,6 +99,10 @@ class _DataDirFactory(TaskFactory):
 
     Every task config, whether named directly, reached through a group (mmlu, leaderboard_bbh) or
     a tag, passes through `_load_full_config`, so this is the one place to rewrite it.
+
+    Written against lm-eval 0.4.13: subclasses the private `lm_eval.tasks._factory.TaskFactory` and
+    overrides its private `_load_full_config(entry, overrides) -> dict`, which `build` calls for every
+    task (and group member) before constructing it; installed as the TaskManager's private `_factory`.
     """
 
     def __init__(self, data_dir: DataDir, meta: dict[str, Any] | None = None):
@@ -125,6 +129,7 @@ class _DataDirFactory(TaskFactory):
 def expect_fewshot(tm: TaskManager, num_fewshot: int, fewshot_split: str | None = None) -> None:
     """Tell a data-dir TaskManager how many few-shot examples the next load will ask for, and from
     which split to draw them when the task's own pool is absent."""
+    # `TaskManager._factory` is private (lm-eval 0.4.13): the TaskFactory its `load` builds tasks with.
     if isinstance(tm._factory, _DataDirFactory):
         tm._factory.num_fewshot = num_fewshot
         tm._factory.fewshot_split = fewshot_split
@@ -132,7 +137,7 @@ def expect_fewshot(tm: TaskManager, num_fewshot: int, fewshot_split: str | None 
 
 def task_manager(data_dir: Path | None, include_paths: tuple[Path, ...] | list[Path] = ()) -> TaskManager:
     """A TaskManager that reads hub datasets from `data_dir` (or from the hub when it is None)."""
-    from gate.lmeval.request_cache import cached_task_manager  # the task index, parsed once per lm-eval version
+    from gate.lmeval.task_index import cached_task_manager  # the task index, parsed once per lm-eval version
 
     tm = cached_task_manager(tuple(include_paths))
     if data_dir is not None:
@@ -145,5 +150,6 @@ def task_manager(data_dir: Path | None, include_paths: tuple[Path, ...] | list[P
         # Offline: the data dir is the only source; never reach for the hub.
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # Replaces the private `TaskManager._factory` (lm-eval 0.4.13), which `load` builds every task with.
         tm._factory = _DataDirFactory(DataDir(root.resolve()), meta=tm.metadata)
     return tm

@@ -67,6 +67,10 @@ class PrefixCachedHFLM(HFLM):
 
     # -- lm-eval entry point -------------------------------------------------------------------------
 
+    # Written against lm-eval 0.4.13: overrides HFLM's private `_loglikelihood_tokens(requests, disable_tqdm,
+    # override_bs)`, which `TemplateLM.loglikelihood` calls with ((context, continuation), context ids,
+    # continuation ids) triples and expects (logprob, is_greedy) back in request order; it also reads HFLM's
+    # `backend`, `max_length`, `model`, `softmax_dtype` and `cache_hook`.
     def _loglikelihood_tokens(
         self,
         requests: list[tuple[tuple[str, str], list[int], list[int]]],

@@ -17,6 +17,9 @@ keyed by request only and would return a previous model's answers.)
 `install_template_cache()` memoises lm-eval's Jinja compilation: lm-eval compiles a prompt template
 anew for every document and few-shot example (31k compilations for the fast stage at 20%), which was
 most of its setup time. Rendering is unchanged, so prompts are byte-identical.
+
+The task index (lm-eval's TaskManager read from disk) is in `gate.lmeval.task_index`; building a
+pool's requests once and evaluating chunks of it (the early verdict) in `gate.lmeval.chunks`.
 """
 
 from __future__ import annotations
@@ -43,7 +46,12 @@ def default_cache_dir() -> Path:
 
 
 def install_template_cache(maxsize: int = 8192) -> None:
-    """Make lm-eval compile each prompt template once per process (idempotent)."""
+    """Make lm-eval compile each prompt template once per process (idempotent).
+
+    A runtime patch written against lm-eval 0.4.13: it relies on every prompt being rendered through
+    the module-level `lm_eval.utils.apply_template(template, doc)`, looked up at call time, with the
+    Jinja environment `lm_eval.utils.env`.
+    """
     import lm_eval.utils as lm_utils
 
     if getattr(lm_utils.apply_template, "_gate_cached", False):
@@ -103,7 +111,9 @@ def _arrow_table(docs: Any):
     if not isinstance(docs, datasets.Dataset):
         return None
     table = docs.data.table
-    if docs._indices is not None:  # a select/filter view: the rows it shows, in its order
+    # `Dataset._indices` is private to `datasets` (read as lm-eval 0.4.13's tasks leave it): the index
+    # mapping of a select/filter view, None for a plain table. With it, hash the rows the view shows, in its order.
+    if docs._indices is not None:
         table = table.take(docs._indices.table.column(0))
     return table
 
@@ -242,6 +252,8 @@ def reuse_requests(task: Any, cache: RequestCache, stats: CacheStats | None = No
         cached = cache.load(key)
         if cached:
             stats.hits += 1
+            # Written against lm-eval 0.4.13: `build_all_requests` stores its result in the private
+            # `task._instances`, which the `instances` property returns; setting it is building them.
             task._instances = cached
             return None
         stats.misses += 1
@@ -262,77 +274,3 @@ def reuse_hook(cache: RequestCache | None = None, stats: CacheStats | None = Non
             reuse_requests(t, cache, stats)
 
     return prepare
-
-
-def _yaml_stamp(roots: list[Path]) -> str:
-    h = hashlib.sha256(f"index-format 2 {version('lm_eval')}".encode())
-    for root in roots:
-        h.update(f"\0root {root}".encode())
-        for p in sorted(root.glob("**/*.yaml")):
-            st = p.stat()
-            h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
-
-
-def cached_task_manager(
-    include_paths: tuple[Path, ...] | list[Path] = (), cache_dir: Path | None = None, include_defaults: bool = True
-):
-    """lm-eval's TaskManager, its index of ~14k task YAMLs read from disk cache when none has changed.
-
-    lm-eval parses every task YAML on each start (seconds, paid again by every checkpoint); the index
-    is a pure function of those files, so it is cached keyed by the lm-eval version and each YAML's
-    path, size and mtime. Any surprise in lm-eval's internals falls back to a plain TaskManager.
-    """
-    import lm_eval.tasks
-    from lm_eval.tasks import TaskManager
-    from lm_eval.tasks._index import Entry, Kind, TaskIndex
-
-    defaults = [Path(lm_eval.tasks.__file__).parent] if include_defaults else []
-    roots = [*defaults, *(Path(p) for p in include_paths)]
-    inc = [str(p) for p in include_paths] or None
-    try:
-        tm = TaskManager(include_defaults=False)
-        path = (cache_dir or default_cache_dir().parent) / "task-index" / f"{_yaml_stamp(roots)}.json"
-        try:
-            raw = json.loads(path.read_text())
-            index = {
-                k: Entry(
-                    name=e["name"],
-                    kind=Kind[e["kind"]],
-                    yaml_path=Path(e["yaml_path"]) if e["yaml_path"] else None,
-                    cfg=e["cfg"],
-                    tags=set(e["tags"]),
-                )
-                for k, e in raw.items()
-            }
-        except (FileNotFoundError, json.JSONDecodeError, KeyError):
-            index = TaskIndex.build(roots)
-            blob = {
-                k: {
-                    "name": e.name,
-                    "kind": e.kind.name,
-                    "yaml_path": str(e.yaml_path) if e.yaml_path else None,
-                    # lm-eval reads an entry's cfg only when it has no YAML file (TaskFactory._load_full_config)
-                    "cfg": None if e.yaml_path else e.cfg,
-                    "tags": sorted(e.tags),
-                }
-                for k, e in index.items()
-            }
-            try:
-                text = json.dumps(blob)
-            except TypeError:
-                text = None
-            if text is not None:
-                atomic_write(path, text)
-        tm.include_path = inc
-        tm._index = index
-        kinds: dict[Any, list[str]] = {}
-        for k, e in index.items():
-            kinds.setdefault(e.kind, []).append(k)
-        tm._all_tasks = sorted(index)
-        tm._all_subtasks = sorted(kinds.get(Kind.TASK, []) + kinds.get(Kind.PY_TASK, []))
-        tm._all_groups = sorted(kinds.get(Kind.GROUP, []))
-        tm._all_tags = sorted(kinds.get(Kind.TAG, []))
-        return tm
-    except (AttributeError, TypeError, ImportError):
-        return TaskManager(include_path=inc, include_defaults=include_defaults)

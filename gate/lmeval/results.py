@@ -1,8 +1,9 @@
 """The one boundary with lm-eval's output format.
 
 lm-eval reports metrics under keys like "acc,none" and "acc_stderr,none" and logs samples as
-dicts; this module turns one leaf task's share of that into frozen dataclasses. Past here no
-code indexes by those strings.
+dicts; this module turns one leaf task's share of that into frozen dataclasses (`LeafResult`, with
+an `ItemOutcome` and a `Sample` per document). Past here no code indexes by those strings or reads
+lm-eval's sample dicts.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,16 @@ _UNHASHED_CONFIG = ("dataset_path", "dataset_name", "dataset_kwargs", "metadata"
 
 
 @dataclass(frozen=True)
+class Sample:
+    """One evaluated document as domain scoring reads it (`gate.domain.cases`, `gate.domain.judge`)."""
+
+    doc_id: int  # the document's index in the task's evaluation split
+    doc: Mapping[str, Any]  # the dataset row: a domain case's id, category, severity, user_input, ...
+    response: str  # the model's first response after the task's filter, whole
+    metrics: Mapping[str, float]  # lm-eval's per-item metrics that are single numbers, by name
+
+
+@dataclass(frozen=True)
 class LeafResult:
     """One leaf task of one lm-eval run."""
 
@@ -38,7 +50,7 @@ class LeafResult:
     items: tuple[ItemOutcome, ...]
     chance: float | None
     generation: GenerationSettings | None
-    raw_samples: tuple[dict[str, Any], ...]  # lm-eval's logged samples for this leaf and filter, for domain scorers
+    samples: tuple[Sample, ...]  # in lm-eval's order, for domain scoring
 
 
 def _num(x: Any) -> float | None:
@@ -92,6 +104,26 @@ def _prediction(sample: dict[str, Any], output_type: str) -> str:
     if resps:
         return str(resps[0])[:PREDICTION_CHARS]
     return ""
+
+
+def _sample(s: dict[str, Any]) -> Sample:
+    resp = s.get("filtered_resps") or s.get("resps") or [""]
+    while isinstance(resp, list | tuple):  # one entry per request, and unfiltered ones nest a list per request
+        resp = resp[0] if resp else ""
+    metrics = {}
+    for name in s.get("metrics", ()):
+        try:
+            metrics[name] = float(s[name])
+        except (TypeError, ValueError):
+            continue  # e.g. IFEval's list of instruction verdicts: not one number
+    return Sample(doc_id=int(s["doc_id"]), doc=s.get("doc") or {}, response=str(resp), metrics=metrics)
+
+
+def pooled_stderr(stderrs: list[float], sizes: list[int]) -> float:
+    """The standard error lm-eval gives a size-weighted group mean, from its subtasks' errors and sizes."""
+    from lm_eval.api.metrics import pooled_sample_stderr
+
+    return float(pooled_sample_stderr(stderrs, sizes))
 
 
 def parse_leaf(results: dict[str, Any], leaf: str, metric: str, filter_name: str, group: str | None) -> LeafResult:
@@ -148,5 +180,5 @@ def parse_leaf(results: dict[str, Any], leaf: str, metric: str, filter_name: str
         items=tuple(sorted(items, key=lambda i: i.doc_id)),
         chance=chance,
         generation=generation,
-        raw_samples=tuple(samples),
+        samples=tuple(_sample(s) for s in samples),
     )

@@ -7,23 +7,26 @@ chunk evaluates its share of them. The decision rule is `gate.decide.sequential.
 alpha per task whatever the stopping time, and alpha is split evenly (Bonferroni) over the tasks that
 have a floor, so the suite's floor verdict errs at most the thresholds' alpha. Tasks without a floor,
 and every task of a full run (the default, and what baselines use), run on all their items.
+The chunks' results merge into one (`gate.run.merge`): a blocking failure of any chunk blocks.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from gate.config import Suite, TaskSpec, Thresholds
-from gate.decide.sequential import ABOVE, BELOW, decide, seeded_order
+from gate.decide.sequential import ABOVE, decide, seeded_order
+from gate.domain.cases import ScoredTask
 from gate.errors import ConfigError
-from gate.lmeval.request_cache import CacheStats, RequestCache, default_cache_dir, install_template_cache, reuse_hook
+from gate.lmeval.chunks import pool_requests
+from gate.lmeval.request_cache import RequestCache, default_cache_dir, reuse_hook
+from gate.lmeval.tasks import load_task
 from gate.record import EarlyStop, EvalRecord, TaskResult
+from gate.run.merge import merge_results
 from gate.run.models import LoadedModel
-from gate.run.runner import RunOptions, build_record, load_leaves, run_task, select_items
+from gate.run.runner import RunOptions, build_record, measure_task, run_task, select_items
 
 FIRST_CHUNK = 64  # items of the first look; later looks grow by GROWTH
 GROWTH = 1.5
@@ -39,60 +42,6 @@ def chunk_ends(n: int, first: int = FIRST_CHUNK, growth: float = GROWTH) -> list
     return ends
 
 
-def pool_requests(pool: dict[str, list[int]], cache: RequestCache, stats: CacheStats | None = None):
-    """A `prepare_tasks` hook: build (or load) the requests of each leaf's whole pool, evaluate only the chunk's.
-
-    lm-eval numbers the docs of `samples=` by position among the chosen docs (ascending dataset
-    index), so the pool's instances are renumbered to their position in the chunk.
-    """
-    from gate.lmeval.request_cache import reuse_requests
-
-    def prepare(tasks: list[Any]) -> None:
-        install_template_cache()
-        for task in tasks:
-            reuse_requests(task, cache, stats)
-            build = task.build_all_requests
-            ids = sorted(pool[task.task_name])
-
-            def build_chunk(*, build=build, task=task, ids=ids, **kwargs: Any) -> None:
-                at = {doc: k for k, doc in enumerate(sorted(kwargs.get("samples") or ()))}
-                build(**{**kwargs, "samples": ids})  # the pool's prompts, exactly as a full run builds them
-                chunk = []
-                for inst in task.instances:
-                    k = at.get(ids[inst.doc_id])
-                    if k is not None:
-                        meta = (inst.metadata[0], k, *inst.metadata[2:])
-                        chunk.append(replace(inst, metadata=meta, resps=[], filtered_resps={}))
-                task._instances = chunk
-
-            task.build_all_requests = build_chunk
-
-    return prepare
-
-
-def _merge(spec: TaskSpec, parts: list[TaskResult], population: int, stop: EarlyStop | None) -> TaskResult:
-    import hashlib
-    import statistics
-
-    items = tuple(sorted((i for p in parts for i in p.items), key=lambda i: (i.group or "", i.doc_id)))
-    scores = [i.score for i in items]
-    n = len(items)
-    first = parts[0]
-    hashes = sorted({p.task_hash for p in parts})
-    return replace(
-        first,
-        value=sum(scores) / n,
-        stderr=statistics.stdev(scores) / math.sqrt(n) if n > 1 else None,
-        n=n,
-        n_requested=n if stop else population,
-        task_hash=hashes[0] if len(hashes) == 1 else "sha256:" + hashlib.sha256("\n".join(hashes).encode()).hexdigest(),
-        subtasks=tuple(sorted({s for p in parts for s in p.subtasks})),
-        items=items,
-        chance=(sum(p.chance * p.n for p in parts) / n) if all(p.chance is not None for p in parts) else None,
-        early_stop=stop,
-    )
-
-
 def run_task_early(
     loaded: LoadedModel,
     suite: Suite,
@@ -102,32 +51,30 @@ def run_task_early(
     floor: float,
     alpha: float,
     cache: RequestCache,
-    stats: CacheStats | None = None,
     first_chunk: int = FIRST_CHUNK,
 ) -> TaskResult:
     """One task, chunk by chunk in a seeded order, until its floor is decided or its items run out."""
-    leaves, _ = load_leaves(spec, suite, opts)
-    pool = select_items(spec, {name: len(t.eval_docs) for name, t in leaves.items()}, opts).doc_ids
+    pool = select_items(spec, load_task(spec, suite, opts.data_dir).sizes(), opts).doc_ids
     order = [(leaf, d) for leaf in sorted(pool) for d in pool[leaf]]
     order = [order[i] for i in seeded_order(len(order), opts.seed)]
     n = len(order)
-    prepare = pool_requests(pool, cache, stats)
-    parts: list[TaskResult] = []
+    prepare = pool_requests(pool, cache)
+    parts: list[ScoredTask] = []
     seen: dict[tuple[str, int], float] = {}
     done = 0
-    decision = None
     for end in chunk_ends(n, first_chunk):
         chunk: dict[str, list[int]] = {}
         for leaf, d in order[done:end]:
             chunk.setdefault(leaf, []).append(d)
-        part = run_task(loaded, suite, spec, replace(opts, doc_ids={spec.task: chunk}, prepare_tasks=prepare))
+        scored = measure_task(loaded, suite, spec, replace(opts, doc_ids={spec.task: chunk}, prepare_tasks=prepare))
+        part = scored.result
         mean = sum(i.score for i in part.items) / max(len(part.items), 1)
         if part.value is None or abs(part.value - mean) > 1e-9:
             raise ConfigError(
                 f"task '{spec.task}': metric '{spec.metric}' is not a mean of per-item scores; "
                 "the early verdict needs one (run without --early-verdict)"
             )
-        parts.append(part)
+        parts.append(scored)
         for it in part.items:
             seen[(it.group or spec.task, it.doc_id)] = it.score
         done = end
@@ -138,8 +85,8 @@ def run_task_early(
             stop = EarlyStop(items_used=done, items_available=n, decision=decision.decision, reason=decision.reason)
             if opts.progress:
                 opts.progress(f"{spec.task}: stopped after {done} of {n} items, surely {where} floor {floor}")
-            return _merge(spec, parts, n, stop)
-    return _merge(spec, parts, n, None)
+            return merge_results(parts, n_requested=done, early_stop=stop)
+    return merge_results(parts, n_requested=n, early_stop=None)
 
 
 def run_early_verdict(
@@ -149,7 +96,6 @@ def run_early_verdict(
     opts: RunOptions,
     *,
     cache: RequestCache | None = None,
-    on_task: Callable[[TaskResult], None] | None = None,
     first_chunk: int = FIRST_CHUNK,
 ) -> EvalRecord:
     """Run the suite, stopping each floored task early once its floor is decided; a record like `run_suite`'s."""
@@ -160,7 +106,7 @@ def run_early_verdict(
     tasks = []
     for spec in suite.tasks:
         th = thresholds.tasks.get(spec.task)
-        if spec in floored and th is not None and th.floor is not None:
+        if th is not None and th.floor is not None:  # one of `floored`
             if th.metric != spec.metric:
                 raise ConfigError(
                     f"{thresholds.path}: tasks.{spec.task}.metric is '{th.metric}' but the suite scores "
@@ -172,10 +118,8 @@ def run_early_verdict(
             )
         else:
             result = run_task(loaded, suite, spec, replace(opts, prepare_tasks=reuse_hook(cache)))
-        if on_task:
-            on_task(result)
         tasks.append(result)
     return build_record(loaded, suite, tasks, time.perf_counter() - start, opts)
 
 
-__all__ = ["ABOVE", "BELOW", "chunk_ends", "pool_requests", "run_early_verdict", "run_task_early"]
+__all__ = ["chunk_ends", "run_early_verdict", "run_task_early"]

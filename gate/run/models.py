@@ -17,6 +17,7 @@ import torch
 
 from gate.config import BACKENDS, DTYPES, QUANTIZATIONS, ModelSpec, resolve_backend
 from gate.errors import ConfigError, GpuRequired, ModelLoadError
+from gate.lmeval.backends import lm_class
 from gate.record import ModelInfo
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -210,11 +211,7 @@ def load_lm(spec: ModelSpec) -> LoadedModel:
     local = _local_dir(spec)
     weights = _weights_dir(spec, local)
     fp = fingerprint(local, spec.gguf_file)
-    import lm_eval.api.registry as registry
-
-    if spec.backend == "gate-hf":
-        import gate.lmeval.gate_hf  # noqa: F401  (registers the backend with lm-eval)
-    lm_cls = registry.get_model(spec.backend)
+    lm_cls = lm_class(spec.backend)
     if spec.backend == "vllm":
         lm = lm_cls(
             pretrained=str(weights),

@@ -1,20 +1,19 @@
-"""Run a Suite on a loaded model through `lm_eval.simple_evaluate` and build the EvalRecord.
+"""Run a Suite on a loaded model through lm-eval and build the EvalRecord.
 
-Each suite task is expanded to its leaf tasks (MMLU's 57 subjects), items are chosen per leaf,
-and only the chosen leaves run, through lm-eval's `samples=`. A group's score is lm-eval's
-size-weighted mean over all its items, computed here from the same per-item outcomes.
+Each suite task is expanded to its leaf tasks (MMLU's 57 subjects, `gate.lmeval.tasks`), items are
+chosen per leaf, and only the chosen leaves run, on exactly those items (`gate.lmeval.evaluate`). A
+group's score is lm-eval's size-weighted mean over all its items, computed here from the same
+per-item outcomes; domain tasks then get their category scores, blocking failures or judge verdicts
+(`gate.domain.cases`).
 """
 
 from __future__ import annotations
 
-import difflib
 import platform
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -22,16 +21,16 @@ from typing import Any
 from gate import __version__
 from gate.config import Suite, TaskSpec
 from gate.decide.stats import mean_interval
-from gate.domain.cases import judge_missing, post_process
+from gate.domain.cases import ScoredTask, judge_missing, post_process
 from gate.domain.judge import Judge
 from gate.errors import ConfigError, DataMissing, EvalFailed
-from gate.lmeval.data import expect_fewshot, task_manager
-from gate.lmeval.results import LeafResult, parse_leaf
+from gate.lmeval.evaluate import evaluate
+from gate.lmeval.results import LeafResult, parse_leaf, pooled_stderr
+from gate.lmeval.tasks import cap_generation, check_task_names, draws_fewshot_from, load_task
 from gate.record import EvalRecord, Sampling, SuiteInfo, TaskResult, Timing, Versions
+from gate.run.merge import combined_hash, weighted_chance
 from gate.run.models import LoadedModel
 from gate.run.sampling import Selection, from_doc_ids, stratified
-
-BOOTSTRAP_ITERS = 1000  # stderr of non-mean metrics; lm-eval's 100k default costs minutes per task
 
 
 @dataclass(frozen=True)
@@ -49,25 +48,6 @@ class RunOptions:
     prepare_tasks: Callable[[list[Any]], None] | None = None
 
 
-# A hook for domain tasks (per-category scores, blocking failures); set by gate.domain.cases when present.
-TaskPostProcessor = Callable[[TaskSpec, list[LeafResult], TaskResult], TaskResult]
-_post_processors: list[TaskPostProcessor] = []
-
-
-def register_post_processor(fn: TaskPostProcessor) -> None:
-    _post_processors.append(fn)
-
-
-@cache
-def _task_manager(data_dir: Path | None, include_paths: tuple[Path, ...]):
-    # Indexing lm-eval's few thousand task YAMLs takes seconds; do it once per process.
-    return task_manager(data_dir, include_paths)
-
-
-def _suite_task_manager(suite: Suite, data_dir: Path | None):
-    return _task_manager(data_dir.resolve() if data_dir else None, suite.include_paths)
-
-
 def versions() -> Versions:
     return Versions(
         gate=__version__,
@@ -78,28 +58,9 @@ def versions() -> Versions:
     )
 
 
-def _unknown_task(name: str, tm: Any, suite: Suite) -> ConfigError:
-    close = difflib.get_close_matches(name, tm.all_tasks, n=3)
-    hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    return ConfigError(f"{suite.path}: tasks: unknown lm-eval task '{name}'{hint}; `lm-eval ls tasks` lists them")
-
-
-def load_leaves(spec: TaskSpec, suite: Suite, opts: RunOptions) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The lm-eval task objects of one suite task, by leaf name, and its groups (for size weighting)."""
-    tm = _suite_task_manager(suite, opts.data_dir)
-    if spec.task not in tm.all_tasks:
-        raise _unknown_task(spec.task, tm, suite)
-    expect_fewshot(tm, spec.num_fewshot, spec.fewshot_split)
-    loaded = tm.load([spec.task])
-    return loaded["tasks"], loaded.get("groups", {})
-
-
 def validate_suite(suite: Suite, data_dir: Path | None) -> None:
     """Fail on unknown task names before any model is loaded."""
-    tm = _suite_task_manager(suite, data_dir)
-    for spec in suite.tasks:
-        if spec.task not in tm.all_tasks:
-            raise _unknown_task(spec.task, tm, suite)
+    check_task_names(suite, data_dir)
 
 
 def select_items(spec: TaskSpec, sizes: dict[str, int], opts: RunOptions) -> Selection:
@@ -126,20 +87,9 @@ def select_items(spec: TaskSpec, sizes: dict[str, int], opts: RunOptions) -> Sel
     return stratified(sizes, n, opts.seed)
 
 
-def _weight_by_size(groups: dict[str, Any], name: str, metric: str) -> bool:
-    """Whether lm-eval aggregates this group's metric over items (True) or over subtask means."""
-    group = groups.get(name)
-    for agg in getattr(group, "aggregate_metric_list", None) or []:
-        if agg.metric == metric:
-            return bool(agg.weight_by_size)
-    return True
-
-
 def _combine(
     spec: TaskSpec, leaves: list[LeafResult], is_group: bool, weight_by_size: bool, n_requested: int
 ) -> TaskResult:
-    from lm_eval.api.metrics import pooled_sample_stderr
-
     items = tuple(i for leaf in leaves for i in leaf.items)
     n = len(items)
     if not is_group:
@@ -152,13 +102,9 @@ def _combine(
             value = sum(leaf.value for leaf in leaves) / len(leaves)
         stderrs = [leaf.stderr for leaf in leaves]
         if None not in stderrs and all(s > 1 for s in sizes):
-            stderr = pooled_sample_stderr(stderrs, sizes)
+            stderr = pooled_stderr(stderrs, sizes)
         else:  # subtasks with one item have no stderr of their own; cluster by subtask instead
             stderr = mean_interval([i.score for i in items], [i.group for i in items]).stderr
-    chances = [leaf.chance for leaf in leaves]
-    chance = None
-    if None not in chances:
-        chance = sum(c * len(leaf.items) for c, leaf in zip(chances, leaves, strict=True)) / n
     first = leaves[0]
     return TaskResult(
         name=spec.task,
@@ -170,94 +116,65 @@ def _combine(
         n=n,
         n_requested=n_requested,
         num_fewshot=spec.num_fewshot,
-        task_hash=_combined_hash([leaf.task_hash for leaf in leaves]) if is_group else first.task_hash,
+        # a group's hash covers every leaf it ran, even one (a group of one is not the leaf itself)
+        task_hash=combined_hash(leaf.task_hash for leaf in leaves) if is_group else first.task_hash,
         output_type=first.output_type,
-        chance=chance,
+        chance=weighted_chance((leaf.chance, len(leaf.items)) for leaf in leaves),
         subtasks=tuple(leaf.name for leaf in leaves) if is_group else (),
         items=items,
         generation=first.generation,
     )
 
 
-def _combined_hash(hashes: list[str]) -> str:
-    import hashlib
-
-    return "sha256:" + hashlib.sha256("\n".join(sorted(hashes)).encode()).hexdigest()
-
-
-def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions) -> TaskResult:
-    """Evaluate one suite task; fail closed on a crash or on fewer items than asked."""
-    import lm_eval.evaluator
-
+def measure_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions) -> ScoredTask:
+    """Evaluate one suite task, and keep the domain cases behind its scores (parts of a task merge by them)."""
     try:
-        leaves, groups = load_leaves(spec, suite, opts)
+        task = load_task(spec, suite, opts.data_dir)
     except DataMissing as e:
         if not spec.optional:
             raise
-        return _skipped(spec, f"skipped: no data ({e})")
+        return ScoredTask(_skipped(spec, f"skipped: no data ({e})"))
     if (reason := judge_missing(spec, opts.judge)) is not None:
-        return _skipped(spec, reason)
-    sizes = {name: len(t.eval_docs) for name, t in leaves.items()}
-    selection = select_items(spec, sizes, opts)
-    chosen = [leaves[name] for name in selection.leaves()]
-    if not chosen:
+        return ScoredTask(_skipped(spec, reason))
+    selection = select_items(spec, task.sizes(), opts)
+    names = selection.leaves()
+    if not names:
         raise ConfigError(f"{suite.path}: task '{spec.task}': no items selected; check --sample and the data")
+    chosen = [task.leaves[name] for name in names]
     max_gen = opts.max_gen_toks or spec.max_gen_toks
-    for task in chosen:
-        if max_gen and task.get_config("output_type") == "generate_until":
-            task.set_config(key="generation_kwargs", value={"max_gen_toks": max_gen}, update=True)
+    if max_gen:
+        cap_generation(chosen, max_gen)
     if opts.progress:
         opts.progress(f"{spec.task}: {selection.total} items over {len(chosen)} task(s), {spec.num_fewshot}-shot")
     if opts.prepare_tasks is not None:
         opts.prepare_tasks(chosen)
-    try:
-        with _without_env_probes():
-            results = lm_eval.evaluator.simple_evaluate(
-                model=loaded.lm,
-                tasks=chosen,
-                num_fewshot=spec.num_fewshot,
-                samples={name: _Ids(ids) for name, ids in selection.doc_ids.items() if ids},
-                task_manager=_suite_task_manager(suite, opts.data_dir),
-                apply_chat_template=suite.apply_chat_template,
-                fewshot_as_multiturn=suite.fewshot_as_multiturn,
-                bootstrap_iters=BOOTSTRAP_ITERS,
-                log_samples=True,
-            )
-    except (RuntimeError, ValueError, KeyError, IndexError, TypeError, AssertionError, OSError) as e:
-        raise EvalFailed(f"task '{spec.task}': lm-eval failed: {type(e).__name__}: {e}") from e
-    if results is None:
-        raise EvalFailed(f"task '{spec.task}': lm-eval returned no results (not rank 0?)")
-    is_group = spec.task not in leaves or len(leaves) > 1
+    results = evaluate(
+        loaded.lm,
+        chosen,
+        selection.doc_ids,
+        task=spec.task,
+        num_fewshot=spec.num_fewshot,
+        task_manager=task.manager,
+        apply_chat_template=suite.apply_chat_template,
+        fewshot_as_multiturn=suite.fewshot_as_multiturn,
+    )
     parsed = []
-    for task in chosen:
-        name = task.task_name
-        leaf = parse_leaf(results, name, spec.metric, spec.filter, group=name if is_group else None)
+    for name in names:
+        leaf = parse_leaf(results, name, spec.metric, spec.filter, group=name if task.is_group else None)
         asked = len(selection.doc_ids[name])
         if len(leaf.items) != asked:
             raise EvalFailed(f"task '{name}': lm-eval returned {len(leaf.items)} items, {asked} were asked for")
         parsed.append(leaf)
-    result = _combine(spec, parsed, is_group, _weight_by_size(groups, spec.task, spec.metric), selection.total)
-    result = post_process(spec, [s for leaf in parsed for s in leaf.raw_samples], result, opts.judge)
-    if spec.fewshot_split and any(t.get_config("fewshot_split") == spec.fewshot_split for t in chosen):
-        result = replace(result, notes=(*result.notes, _fewshot_note(spec)))
-    for post in _post_processors:
-        result = post(spec, parsed, result)
-    return result
+    result = _combine(spec, parsed, task.is_group, task.weight_by_size(spec.metric), selection.total)
+    scored = post_process(spec, [s for leaf in parsed for s in leaf.samples], result, opts.judge)
+    if spec.fewshot_split and draws_fewshot_from(chosen, spec.fewshot_split):
+        scored = replace(scored, result=replace(scored.result, notes=(*scored.result.notes, _fewshot_note(spec))))
+    return scored
 
 
-@contextmanager
-def _without_env_probes() -> Iterator[None]:
-    """lm-eval ends every `simple_evaluate` by running git and torch's collect_env (pip, nvidia-smi, ...)
-    as subprocesses: about a second per task on every checkpoint, and "fatal: not a git repository" on
-    stderr outside a checkout. The gate never reads that block; the record carries its own versions."""
-    import lm_eval.evaluator as ev
-
-    saved = ev.add_env_info, ev.get_git_commit_hash
-    ev.add_env_info, ev.get_git_commit_hash = (lambda storage: None), (lambda: None)
-    try:
-        yield
-    finally:
-        ev.add_env_info, ev.get_git_commit_hash = saved
+def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions) -> TaskResult:
+    """Evaluate one suite task; fail closed on a crash or on fewer items than asked."""
+    return measure_task(loaded, suite, spec, opts).result
 
 
 def _fewshot_note(spec: TaskSpec) -> str:
@@ -265,18 +182,6 @@ def _fewshot_note(spec: TaskSpec) -> str:
         f"few-shot examples drawn first-n from the '{spec.fewshot_split}' split (the task's own pool is not in the "
         "data dir); the evaluated item is left out of its own prompt; not comparable with published scores"
     )
-
-
-class _Ids(list):
-    """Doc ids for lm-eval's `samples=`: still a list (lm-eval indexes it), but `in` is O(1): lm-eval
-    tests membership once per document of the task, quadratic with a plain list (seconds for MMLU)."""
-
-    def __init__(self, ids: list[int]):
-        super().__init__(ids)
-        self._set = frozenset(ids)
-
-    def __contains__(self, x: object) -> bool:
-        return x in self._set
 
 
 def _skipped(spec: TaskSpec, reason: str) -> TaskResult:
