@@ -54,12 +54,12 @@ class BlockingFailure:
 class Verdict:
     checks: tuple[FloorCheck, ...]
     blocking: tuple[BlockingFailure, ...]
-    inconclusive_policy: str
+    inconclusive_blocks: bool
     alpha: float
 
     @property
     def passed(self) -> bool:
-        ok = {PASS, INCONCLUSIVE} if self.inconclusive_policy == "pass" else {PASS}
+        ok = {PASS} if self.inconclusive_blocks else {PASS, INCONCLUSIVE}
         return all(c.outcome in ok for c in self.checks) and not self.blocking
 
     @property
@@ -67,22 +67,38 @@ class Verdict:
         return EXIT_PASS if self.passed else EXIT_GATE_FAILED
 
     @property
+    def state(self) -> str:
+        """As a check concludes: failure when it blocks, neutral when a floor is inconclusive, else success."""
+        if not self.passed:
+            return "failure"
+        return "neutral" if self.inconclusive else "success"
+
+    @property
+    def inconclusive(self) -> tuple[FloorCheck, ...]:
+        return tuple(c for c in self.checks if c.outcome == INCONCLUSIVE)
+
+    @property
     def reasons(self) -> list[str]:
-        """One line per check that stops the gate."""
+        """One line per check that stops the gate (or, not blocking, is inconclusive)."""
         out = [f"{c.task}: {c.reason}" for c in self.checks if c.outcome in (FAIL, NOT_EVALUATED)]
-        if self.inconclusive_policy == "fail":
-            out += [f"{c.task}: {c.reason}" for c in self.checks if c.outcome == INCONCLUSIVE]
+        out += [f"{c.task}: {c.reason}" for c in self.inconclusive]
         out += [f"{b.task}: high-severity failures: {', '.join(b.cases)}" for b in self.blocking]
         return out
 
     @property
     def headline(self) -> str:
+        cleared = sum(c.outcome == PASS for c in self.checks)
+        if self.passed and self.inconclusive:
+            return (
+                f"INCONCLUSIVE: {cleared} floor(s) cleared, {len(self.inconclusive)} inconclusive "
+                "(the interval straddles the floor; not blocking by policy)"
+            )
         if self.passed:
             return f"PASS: {len(self.checks)} floor(s) cleared"
         return f"FAIL: {len(self.reasons)} check(s) failed"
 
 
-DECISIONS = ("regressed", "inconclusive", "not_comparable", "ok", "improved")
+DECISIONS = ("regressed", "likely_regressed", "inconclusive", "not_comparable", "ok", "improved")
 
 
 @dataclass(frozen=True)
@@ -190,6 +206,7 @@ class Comparison:
     tasks: tuple[TaskComparison, ...]
     forgetting: Forgetting | None
     blocking_reasons: tuple[str, ...]
+    unmatched_rules: tuple[str, ...] = ()  # thresholds tasks in neither record (e.g. another stage's)
 
     @property
     def blocking(self) -> bool:
@@ -209,7 +226,7 @@ class Comparison:
         decided without blocking (inconclusive, not comparable), success otherwise."""
         if self.blocking:
             return "failure"
-        if any(t.gated and t.decision in ("inconclusive", "not_comparable") for t in self.tasks):
+        if any(t.gated and t.decision in ("likely_regressed", "inconclusive", "not_comparable") for t in self.tasks):
             return "neutral"
         return "success"
 
@@ -234,7 +251,9 @@ class Comparison:
             return f"BLOCKED against {ref}: " + "; ".join(self.blocking_reasons) + "."
         gated = [t for t in self.tasks if t.gated]
         inc = sum(t.decision == "inconclusive" for t in gated)
-        tail = f", {inc} inconclusive (not blocking by policy)" if inc else ""
+        likely = sum(t.decision == "likely_regressed" for t in gated)
+        tail = f", {likely} likely regressed (not blocking by policy)" if likely else ""
+        tail += f", {inc} inconclusive (not blocking by policy)" if inc else ""
         powered = [t for t in gated if t.mde is not None]
         if powered:
             weak = max(powered, key=lambda t: t.mde or 0.0)

@@ -22,7 +22,8 @@ def check(*args: str):
 
 @pytest.mark.parametrize(
     "name, code, outcome",
-    [("pass", 0, "pass"), ("below_floor", 1, "fail"), ("inconclusive", 1, "inconclusive")],
+    # inconclusive: shown as its own state, not blocking by default (policy.inconclusive_blocks)
+    [("pass", 0, "pass"), ("below_floor", 1, "fail"), ("inconclusive", 0, "inconclusive")],
 )
 def test_valid_thresholds(name, code, outcome):
     r = check("--thresholds", str(T / "valid" / f"{name}.yaml"), "--format", "json")
@@ -36,9 +37,23 @@ def test_valid_thresholds(name, code, outcome):
     assert arc["margin"] == pytest.approx(arc["value"] - arc["floor"])
 
 
-def test_inconclusive_can_be_relaxed():
-    r = check("--thresholds", str(T / "valid" / "inconclusive.yaml"), "--inconclusive", "pass")
-    assert r.exit_code == 0, r.output
+def test_inconclusive_is_its_own_state_and_can_be_made_to_block(tmp_path):
+    r = check("--thresholds", str(T / "valid" / "inconclusive.yaml"), "--format", "json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["state"] == "neutral", r.output
+    assert "INCONCLUSIVE" in check("--thresholds", str(T / "valid" / "inconclusive.yaml")).stderr
+    r = check("--thresholds", str(T / "valid" / "inconclusive.yaml"), "--inconclusive-blocks")
+    assert r.exit_code == 1, r.output
+    strict = tmp_path / "strict.yaml"
+    strict.write_text((T / "valid" / "inconclusive.yaml").read_text() + "policy: {inconclusive_blocks: true}\n")
+    assert check("--thresholds", str(strict)).exit_code == 1
+    assert check("--thresholds", str(strict), "--inconclusive-passes").exit_code == 0
+
+
+def test_the_old_inconclusive_key_says_what_replaced_it(tmp_path):
+    old = tmp_path / "old.yaml"
+    old.write_text("inconclusive: fail\n" + (T / "valid" / "inconclusive.yaml").read_text())
+    r = check("--thresholds", str(old))
+    assert r.exit_code == 2 and "policy.inconclusive_blocks" in r.stderr, r.output
 
 
 def test_text_table_names_floor_margin_and_near_chance():

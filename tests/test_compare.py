@@ -91,7 +91,12 @@ def test_forgetting_blocks_through_an_ungated_general_task_only_when_policy_says
     dom = base_scores(300, 0.4, seed=2)
     b = record(task("arc_easy", BASE), task("medqa", dom, kind="domain"))
     c = record(task("arc_easy", flip(BASE, 100)), task("medqa", flip(dom, 0, 60), kind="domain"), candidate=True)
-    th = Thresholds(tasks={"medqa": TaskThreshold("acc", True, max_drop=0.0)})
+    th = Thresholds(
+        tasks={
+            "medqa": TaskThreshold("acc", True, max_drop=0.0),
+            "arc_easy": TaskThreshold("acc", True, informational=True),
+        }
+    )
     r = compare(c, b, th, REF)
     general = next(t for t in r.tasks if t.name == "arc_easy")
     assert general.decision == "regressed" and not general.blocking

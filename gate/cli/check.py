@@ -23,14 +23,15 @@ from gate.report.verdict import render_verdict
     show_default=True,
 )
 @click.option(
-    "--inconclusive",
-    type=click.Choice(["fail", "pass"]),
+    "--inconclusive-blocks/--inconclusive-passes",
+    "inconclusive_blocks",
     default=None,
-    help="What an interval straddling a floor counts as (default: the thresholds file's, else fail).",
+    help="Whether a floor inside the interval blocks [default: the thresholds file's policy.inconclusive_blocks, "
+    "else passes, shown as inconclusive].",
 )
 @format_option("text", "json", "markdown")
-def check(record, thresholds_path, inconclusive, fmt):
-    """Check a record against floors; exit 0 pass, 1 fail.
+def check(record, thresholds_path, inconclusive_blocks, fmt):
+    """Check a record against floors; exit 0 passed (or inconclusive without blocking), 1 failed.
 
     \b
     Example:
@@ -38,7 +39,7 @@ def check(record, thresholds_path, inconclusive, fmt):
     """
     from gate.decide.floors import check as check_record  # numpy/scipy: only when a check runs
 
-    verdict = check_record(load(record), load_thresholds(thresholds_path), inconclusive=inconclusive)
+    verdict = check_record(load(record), load_thresholds(thresholds_path), inconclusive_blocks=inconclusive_blocks)
     text = render_verdict(verdict, fmt)
     click.echo(text, err=fmt == "text", nl=False)
     click.get_current_context().exit(verdict.exit_code)

@@ -6,47 +6,86 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gate.config.read import read_yaml
-from gate.errors import ConfigError  # noqa: F401
+from gate.errors import ConfigError
 from gate.schemas import validate
 
 
 @dataclass(frozen=True)
 class TaskThreshold:
-    metric: str
-    higher_is_better: bool
+    metric: str | None  # None only for a rule made from `defaults` (the record's metric is used)
+    higher_is_better: bool | None
     floor: float | None = None
+    max_drop: float | None = None
+    informational: bool = False  # compared and shown, never blocks on its own numbers
+    from_defaults: bool = False  # made from `defaults` for a task the file does not name
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """The rule of every task the thresholds file does not name: every suite task is gated unless said otherwise."""
+
     max_drop: float | None = None
 
 
 @dataclass(frozen=True)
 class Policy:
+    # One vocabulary for floors and diffs: "inconclusive" is a sample too small to tell. It shows as its
+    # own state (a neutral check, "inconclusive" everywhere) and does not block unless this says so.
     inconclusive_blocks: bool = False
+    block_on_likely_regression: bool = True
     block_on_forgetting: bool = True
     block_on_not_comparable: bool = True
+    require_power: bool = False  # refuse a run whose sample cannot resolve a gated task's allowance
 
 
 @dataclass(frozen=True)
 class Thresholds:
     tasks: dict[str, TaskThreshold]
     alpha: float = 0.05
-    inconclusive: str = "fail"
     policy: Policy = field(default_factory=Policy)
+    defaults: Defaults = field(default_factory=Defaults)
     path: Path | None = None
 
     def only(self, task_names: list[str]) -> Thresholds:
         """The rules for these tasks alone, e.g. the fast stage's floors out of a file that covers both stages."""
         return replace(self, tasks={k: v for k, v in self.tasks.items() if k in task_names})
 
+    def rule(self, task: str, metric: str, higher_is_better: bool) -> TaskThreshold:
+        """The rule a diff applies to `task`: the file's own, else one made from `defaults`.
+
+        A task with neither is a config error: a suite task is never left ungated by omission.
+        """
+        th = self.tasks.get(task)
+        if th is not None and (th.max_drop is not None or th.informational or self.defaults.max_drop is None):
+            if th.max_drop is None and not th.informational:
+                raise ConfigError(
+                    f"{self.path or 'thresholds'}: tasks.{task}: no max_drop and the file sets no defaults.max_drop; "
+                    f"give tasks.{task}.max_drop, a defaults.max_drop, or informational: true"
+                )
+            return th
+        if self.defaults.max_drop is None:
+            raise ConfigError(
+                f"{self.path or 'thresholds'}: tasks: '{task}' is in the records but has no rule and the file sets no "
+                f"defaults.max_drop; add tasks.{task}, defaults: {{max_drop: ...}}, or tasks.{task}.informational: true"
+            )
+        floor = th.floor if th is not None else None
+        return TaskThreshold(metric, higher_is_better, floor, self.defaults.max_drop, from_defaults=th is None)
+
 
 def load_thresholds(path: str | Path) -> Thresholds:
     """Load a thresholds YAML such as `thresholds/default.yaml`."""
     p = Path(path)
     data = read_yaml(p, "thresholds")
+    if isinstance(data, dict) and "inconclusive" in data:
+        raise ConfigError(
+            f"{p}: inconclusive: replaced by policy.inconclusive_blocks, one key for floors and diffs "
+            "(true blocks; the default false shows the result as inconclusive without blocking)"
+        )
     validate(data, "thresholds", str(p))
     return Thresholds(
         tasks={name: TaskThreshold(**t) for name, t in data["tasks"].items()},
         alpha=data.get("alpha", 0.05),
-        inconclusive=data.get("inconclusive", "fail"),
         policy=Policy(**data.get("policy", {})),
+        defaults=Defaults(**data.get("defaults", {})),
         path=p,
     )

@@ -35,13 +35,16 @@ from gate.results import Comparison, Forgetting, TaskComparison, TaskMove, fmt_d
 MAX_EXAMPLES = 5
 
 
-def default_thresholds(baseline: EvalRecord) -> Thresholds:
-    """Without a thresholds file: every baseline task is gated and no significant drop is allowed."""
+def default_thresholds(baseline: EvalRecord, candidate: EvalRecord) -> Thresholds:
+    """Without a thresholds file: every baseline task is gated and no significant drop is allowed; a task
+    the baseline did not measure is shown, informational."""
     tasks = {
         t.name: TaskThreshold(metric=t.metric, higher_is_better=t.higher_is_better, max_drop=0.0)
         for t in baseline.tasks
         if t.status == "ok"
     }
+    for t in (*baseline.tasks, *candidate.tasks):
+        tasks.setdefault(t.name, TaskThreshold(t.metric, t.higher_is_better, informational=True))
     return Thresholds(tasks=tasks)
 
 
@@ -60,7 +63,7 @@ def _not_comparable(
     name: str, kind: str, th: TaskThreshold | None, t: TaskResult | None, reason: str, policy: Policy,
     c: TaskResult | None = None, b: TaskResult | None = None,
 ) -> TaskComparison:  # fmt: skip
-    gated = th is not None and th.max_drop is not None
+    gated = th is not None and th.max_drop is not None and not th.informational
     return TaskComparison(
         baseline_value=b.value if b else None,
         candidate_value=c.value if c else None,
@@ -119,7 +122,7 @@ def _compare_task(name, c, b, th, setup, alpha, policy) -> tuple[TaskComparison,
     groups = [ic.group for ic, _ in pairs]
     diff = stats.paired_difference(cs, bs, groups, alpha)
     percent = all(0.0 <= s <= 1.0 for s in cs + bs)
-    gated = th is not None and th.max_drop is not None
+    gated = th is not None and th.max_drop is not None and not th.informational
     allowance = th.max_drop if gated and th and th.max_drop is not None else 0.0
     mde = stats.minimum_detectable_drop(
         diff.n, diff.item_variance, alpha, stats.DEFAULT_POWER, allowance, diff.df, bounded=percent
@@ -163,6 +166,39 @@ def _compare_task(name, c, b, th, setup, alpha, policy) -> tuple[TaskComparison,
     return tc, diff
 
 
+def classify(lo: float, hi: float, delta: float, p_adj: float, allowance: float, alpha: float) -> str:
+    """The decision for a paired interval [lo, hi] and estimate `delta`, all in the metric's better
+    direction (a drop is negative), against the allowed drop; `p_adj` is the Holm-adjusted p-value.
+
+        regressed         wholly below -allowance, and significant
+        likely_regressed  significant, and the estimate is beyond -allowance, but the interval reaches inside it
+        inconclusive      below -allowance but not significant, or a drop beyond it not ruled out
+        improved          wholly above 0, and significant
+        ok                at or above -allowance
+    """
+    sig = p_adj < alpha
+    if hi < -allowance and sig:
+        return "regressed"
+    if sig and delta < 0 and delta < -allowance:
+        return "likely_regressed"
+    if hi < -allowance:
+        return "inconclusive"
+    if lo > 0 and sig:
+        return "improved"
+    if lo >= -allowance:
+        return "ok"
+    return "inconclusive"
+
+
+def blocks(decision: str, policy: Policy) -> bool:
+    """Whether a gated task's decision blocks the merge under the policy."""
+    return (
+        decision == "regressed"
+        or (decision == "likely_regressed" and policy.block_on_likely_regression)
+        or (decision == "inconclusive" and policy.inconclusive_blocks)
+    )
+
+
 def _decide(tc: TaskComparison, p_adj: float, alpha: float, family: int, policy: Policy) -> TaskComparison:
     assert tc.delta is not None and tc.ci_low is not None and tc.ci_high is not None
     sign = 1 if tc.higher_is_better else -1
@@ -170,19 +206,22 @@ def _decide(tc: TaskComparison, p_adj: float, alpha: float, family: int, policy:
     a, pc = tc.allowance, tc.percent
     ci = f"{int(round((1 - alpha) * 100))}% CI {fmt_delta(tc.ci_low, pc)} to {fmt_delta(tc.ci_high, pc)}"
     allowed = f"allowed drop {fmt_delta(a, pc, signed=False)}"
-    sig = p_adj < alpha
-    if hi < -a and sig:
-        decision = "regressed"
-        why = f"dropped {fmt_delta(abs(tc.delta), pc, signed=False)} ({ci}), beyond the {allowed}"
-    elif hi < -a:
-        decision = "inconclusive"
+    decision = classify(lo, hi, sign * tc.delta, p_adj, a, alpha)
+    drop = fmt_delta(abs(tc.delta), pc, signed=False)
+    if decision == "regressed":
+        why = f"dropped {drop} ({ci}), beyond the {allowed}"
+    elif decision == "likely_regressed":
+        why = (
+            f"dropped {drop}, significant (Holm p={p_adj:.3g}, {ci}); the {allowed}; "
+            "more items would tell whether it exceeds it"
+        )
+    elif decision == "inconclusive" and hi < -a:
         why = f"interval below the {allowed} but not significant after Holm over {family} tasks (p={p_adj:.3g})"
-    elif lo > 0 and sig:
-        decision, why = "improved", f"improved {fmt_delta(tc.delta, pc)} ({ci})"
-    elif lo >= -a:
-        decision, why = "ok", f"no drop beyond the {allowed} ({ci})"
+    elif decision == "improved":
+        why = f"improved {fmt_delta(tc.delta, pc)} ({ci})"
+    elif decision == "ok":
+        why = f"no drop beyond the {allowed} ({ci})"
     else:
-        decision = "inconclusive"
         why = f"a drop beyond the {allowed} is not ruled out ({ci})"
     if decision in ("ok", "inconclusive") and tc.mde is not None:
         why += f"; 80% power only for drops of {fmt_delta(tc.mde, pc, signed=False)} or more at n={tc.n_paired}"
@@ -197,19 +236,19 @@ def _decide(tc: TaskComparison, p_adj: float, alpha: float, family: int, policy:
             why += f"; the candidate scores near chance ({chance})"
     if tc.n_unpaired:
         why += f"; {tc.n_unpaired} items unpaired (only in one record, or doc/prompt hash differs)"
-    blocking = tc.gated and (decision == "regressed" or (decision == "inconclusive" and policy.inconclusive_blocks))
     values = {f.name: getattr(tc, f.name) for f in fields(tc)}
-    values.update(decision=decision, reason=why, blocking=blocking, p_adjusted=p_adj)
+    values.update(decision=decision, reason=why, blocking=tc.gated and blocks(decision, policy), p_adjusted=p_adj)
     return TaskComparison(**values)
 
 
 def _forgetting(tasks: list[TaskComparison]) -> Forgetting | None:
     def move(t: TaskComparison) -> TaskMove:
         assert t.delta is not None and t.ci_low is not None and t.ci_high is not None
-        sig = t.decision in ("regressed", "improved")
+        sig = t.decision in ("regressed", "likely_regressed", "improved")
         return TaskMove(t.name, t.delta, t.ci_low, t.ci_high, sig, t.percent)
 
-    losses = [move(t) for t in tasks if t.kind == "general" and t.decision == "regressed"]
+    # A significant drop counts as a loss, beyond the allowance for sure (regressed) or by its estimate.
+    losses = [move(t) for t in tasks if t.kind == "general" and t.decision in ("regressed", "likely_regressed")]
     gains = [
         move(t)
         for t in tasks
@@ -241,24 +280,24 @@ def compare(
     """Pair the two records' items task by task and decide, once, whether the candidate blocks."""
     source = str(thresholds.path) if thresholds and thresholds.path else "thresholds (in memory)"
     if thresholds is None:
-        thresholds = default_thresholds(baseline)
+        thresholds = default_thresholds(baseline, candidate)
         source = "default: every baseline task gated, no significant drop allowed"
     policy, alpha = thresholds.policy, thresholds.alpha
     ctasks = {t.name: t for t in candidate.tasks}
     btasks = {t.name: t for t in baseline.tasks}
-    names = list(thresholds.tasks)
+    # Every task of either record is compared, in the thresholds file's order first. Rules for tasks in
+    # neither record (a file shared by the fast and full stages) are listed, not compared.
+    names = [n for n in thresholds.tasks if n in ctasks or n in btasks]
     names += [n for n in list(ctasks) + list(btasks) if n not in names]
     names = list(dict.fromkeys(names))
+    unmatched = tuple(n for n, th in thresholds.tasks.items() if n not in names and not th.informational)
     setup = setup_differences(candidate, baseline)
     drafts: list[tuple[TaskComparison, stats.PairedDiff | None]] = []
     for name in names:
-        th = thresholds.tasks.get(name)
         c, b = ctasks.get(name), btasks.get(name)
-        if c is None and b is None:
-            assert th is not None
-            drafts.append((_not_comparable(name, "general", th, None, "missing from both records", policy), None))
-            continue
-        if th is not None:
+        measured = [t for t in (c, b) if t is not None and t.status == "ok"] or [t for t in (c, b) if t is not None]
+        th = thresholds.rule(name, measured[0].metric, measured[0].higher_is_better)
+        if not th.from_defaults:
             for t in (c, b):
                 if t is not None and t.status == "ok":
                     _check_threshold(name, th, t, thresholds)
@@ -285,6 +324,11 @@ def compare(
                     f"{t.name} regressed {fmt_delta(t.delta, t.percent)} "
                     f"(allowed -{_pts(t)}; {t.newly_wrong} items newly wrong, {t.newly_right} newly right)"
                 )
+            elif t.decision == "likely_regressed":
+                reasons.append(
+                    f"{t.name} likely regressed {fmt_delta(t.delta, t.percent)} (significant; allowed -{_pts(t)}; "
+                    f"{t.newly_wrong} items newly wrong, {t.newly_right} newly right)"
+                )
             elif t.decision == "inconclusive":
                 reasons.append(f"{t.name} inconclusive: a drop beyond {_pts(t)} not ruled out")
             else:
@@ -306,6 +350,7 @@ def compare(
         tasks=tuple(tasks),
         forgetting=forgetting,
         blocking_reasons=tuple(reasons),
+        unmatched_rules=unmatched,
     )
 
 

@@ -1,8 +1,9 @@
 """`check(record, thresholds) -> Verdict`: floors with confidence intervals, computed once.
 
 A task passes its floor when the whole interval clears it, fails when the whole interval is on
-the wrong side, and is inconclusive when the interval straddles it. Anything the gate cannot
-measure (a task missing, skipped, short of items) fails: the gate never passes by default.
+the wrong side, and is inconclusive when the interval straddles it: shown as such, blocking only
+under `policy.inconclusive_blocks`. Anything the gate cannot measure (a task missing, skipped,
+short of items) fails: the gate never passes by default.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def _check_task(t: TaskResult, name: str, floor: float, alpha: float) -> FloorCh
     )
 
 
-def check(record: EvalRecord, thresholds: Thresholds, *, inconclusive: str | None = None) -> Verdict:
+def check(record: EvalRecord, thresholds: Thresholds, *, inconclusive_blocks: bool | None = None) -> Verdict:
     """Check every floor in `thresholds` against the record; a floor on a task the record lacks is a config error."""
     where = thresholds.path or "thresholds"
     checks = []
@@ -103,6 +104,8 @@ def check(record: EvalRecord, thresholds: Thresholds, *, inconclusive: str | Non
     return Verdict(
         checks=tuple(checks),
         blocking=blocking,
-        inconclusive_policy=inconclusive or thresholds.inconclusive,
+        inconclusive_blocks=thresholds.policy.inconclusive_blocks
+        if inconclusive_blocks is None
+        else inconclusive_blocks,
         alpha=thresholds.alpha,
     )

@@ -16,7 +16,14 @@ from gate.results import CategoryMove, Comparison, FlippedItem, TaskComparison, 
 from gate.text import clip
 
 FORMATS = ("text", "markdown", "json")
-_ICON = {"regressed": "❌", "inconclusive": "⚠️", "not_comparable": "⛔", "ok": "✅", "improved": "⬆️"}
+_ICON = {
+    "regressed": "❌",
+    "likely_regressed": "🔻",
+    "inconclusive": "⚠️",
+    "not_comparable": "⛔",
+    "ok": "✅",
+    "improved": "⬆️",
+}
 
 
 def render_comparison(c: Comparison, fmt: str) -> str:
@@ -51,7 +58,7 @@ def _p(v: float | None) -> str:
 
 
 def _allowed(t: TaskComparison) -> str:
-    return fmt_delta(t.allowance, t.percent, signed=False) if t.gated else "not gated"
+    return fmt_delta(t.allowance, t.percent, signed=False) if t.gated else "informational"
 
 
 def _short_fp(fp: str) -> str:
@@ -71,11 +78,12 @@ def _context_lines(c: Comparison) -> list[tuple[str, str]]:
         ("thresholds", c.thresholds_source),
         (
             "policy",
-            f"alpha {c.alpha:g}, power {c.power:.0%}; inconclusive blocks: {yes[p.inconclusive_blocks]}, "
+            f"alpha {c.alpha:g}, power {c.power:.0%}; likely regression blocks: {yes[p.block_on_likely_regression]}, "
+            f"inconclusive blocks: {yes[p.inconclusive_blocks]}, "
             f"forgetting blocks: {yes[p.block_on_forgetting]}, "
             f"not comparable blocks: {yes[p.block_on_not_comparable]}",
         ),
-    ]
+    ] + ([("rules not applied", "in neither record: " + ", ".join(c.unmatched_rules))] if c.unmatched_rules else [])
 
 
 # ---------------------------------------------------------------- text

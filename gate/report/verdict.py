@@ -61,7 +61,8 @@ def render_verdict_json(v: Verdict) -> str:
         "headline": v.headline,
         "reasons": v.reasons,
         "alpha": v.alpha,
-        "inconclusive_policy": v.inconclusive_policy,
+        "state": v.state,
+        "inconclusive_blocks": v.inconclusive_blocks,
         "checks": [asdict(c) | {"margin": c.margin} for c in v.checks],
         "blocking": [asdict(b) for b in v.blocking],
     }

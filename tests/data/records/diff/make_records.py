@@ -22,7 +22,8 @@ HEADER = "# yaml-language-server: $schema=../../../../../../gate/schemas/thresho
 
 
 def gated(tasks: dict[str, float], **policy: bool) -> str:
-    lines = [HEADER, "alpha: 0.05\n"]
+    # Every other task of the records is gated too, by the default rule (a task is never ungated by omission).
+    lines = [HEADER, "alpha: 0.05\n", "defaults:\n  max_drop: 0.05\n"]
     if policy:
         lines.append("policy:\n" + "".join(f"  {k}: {str(v).lower()}\n" for k, v in policy.items()))
     lines.append("tasks:\n")
