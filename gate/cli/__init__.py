@@ -44,7 +44,7 @@ def cli() -> None:
 
 def _register() -> None:
     # One import per command module; each adds its commands to `cli`.
-    from gate.cli import baseline, check, checkpoint, comment, diff, judge, run  # noqa: F401
+    from gate.cli import baseline, check, checkpoint, comment, diff, judge, plan, run  # noqa: F401
 
 
 def main() -> None:

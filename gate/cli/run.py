@@ -83,7 +83,8 @@ from gate.config import BACKENDS, DTYPES, ModelSpec, load_suite, load_thresholds
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("thresholds/default.yaml"),
     show_default=True,
-    help="Floors that decide whether --then runs, and that --early-verdict stops against.",
+    help="Floors that decide whether --then runs and that --early-verdict stops against; its allowed drops give "
+    "the power plan printed before the model loads (policy.require_power refuses an under-powered run).",
 )
 @click.option(
     "--early-verdict",
@@ -161,9 +162,17 @@ def run(
         judge_model=judge_model,
         overwrite=overwrite,
         then=load_suite(then_path) if then_path else None,
-        thresholds=load_thresholds(thresholds_path) if (then_path or early_verdict) else None,
+        thresholds=_thresholds(thresholds_path, needed=bool(then_path or early_verdict)),
         early_verdict=early_verdict,
     )
     result = evaluate_checkpoint(request, progress=lambda m: click.echo(f"gate: {m}", err=True))
     click.echo(result.summary, err=True)
     click.get_current_context().exit(result.exit_code)
+
+
+def _thresholds(path: Path, *, needed: bool):
+    """The thresholds file: always when given or needed; the default one only where it exists."""
+    explicit = click.get_current_context().get_parameter_source("thresholds_path") != click.core.ParameterSource.DEFAULT
+    if explicit or needed or path.is_file():
+        return load_thresholds(path)
+    return None

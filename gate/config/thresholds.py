@@ -65,7 +65,7 @@ class Thresholds:
             return th
         if self.defaults.max_drop is None:
             raise ConfigError(
-                f"{self.path or 'thresholds'}: tasks: '{task}' is in the records but has no rule and the file sets no "
+                f"{self.path or 'thresholds'}: tasks: '{task}' is evaluated but has no rule and the file sets no "
                 f"defaults.max_drop; add tasks.{task}, defaults: {{max_drop: ...}}, or tasks.{task}.informational: true"
             )
         floor = th.floor if th is not None else None

@@ -130,6 +130,11 @@ def _t(q: float, df: int | None) -> float:
     return float(_st.norm.ppf(q)) if df is None else float(_st.t.ppf(q, df))
 
 
+def normal_quantile(q: float) -> float:
+    """The standard normal's q-quantile (1.96 for q = 0.975)."""
+    return _t(q, None)
+
+
 def _is_binary(a: np.ndarray) -> bool:
     return bool(np.all((a == 0) | (a == 1)))
 

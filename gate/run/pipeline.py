@@ -104,6 +104,8 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
     for suite in (req.suite, req.then):
         if suite is not None:
             validate_suite(suite, req.data_dir)
+    if req.thresholds is not None:
+        _plan(req, progress)
     if progress:
         progress(f"loading {spec.model}")
     loaded = load_lm(spec)
@@ -138,6 +140,22 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
         progress(f"{req.suite.name} cleared its floors; running {req.then.name}")
     nxt = _run_stage(loaded, req.then, opts, req.then_output, req)
     return replace(result, verdict=verdict, next=nxt)
+
+
+def _plan(req: RunRequest, progress: Callable[[str], None] | None) -> None:
+    """Before the model loads: can the sample resolve each gated task's allowance (policy.require_power)?"""
+    from gate.run.plan import check_power, plan_run, unknown_rules
+
+    suites = [s for s in (req.suite, req.then) if s is not None]
+    assert req.thresholds is not None
+    plan = plan_run(suites, req.thresholds, sample=req.sample, data_dir=req.data_dir)
+    if progress:
+        for line in plan.lines():
+            progress(f"plan: {line}")
+        unknown = unknown_rules(suites, req.thresholds)
+        if unknown:  # a file shared by both stages names the other stage's tasks: not an error here
+            progress(f"plan: {req.thresholds.path}: no task {', '.join(unknown)} in this run (another stage's?)")
+    check_power(plan, req.thresholds)
 
 
 def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path, req: RunRequest) -> RunResult:
