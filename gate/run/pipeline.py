@@ -148,7 +148,7 @@ def _plan(req: RunRequest, progress: Callable[[str], None] | None) -> None:
 
     suites = [s for s in (req.suite, req.then) if s is not None]
     assert req.thresholds is not None
-    plan = plan_run(suites, req.thresholds, sample=req.sample, data_dir=req.data_dir)
+    plan = plan_run(suites, req.thresholds, sample=req.sample, data_dir=req.data_dir, strict=False)
     if progress:
         for line in plan.lines():
             progress(f"plan: {line}")

@@ -30,12 +30,22 @@ def plan_run(
     data_dir: Path | None = None,
     baseline: EvalRecord | None = None,
     discordance: float = DEFAULT_DISCORDANCE,
+    strict: bool = True,
 ) -> PowerPlan:
-    """The plan of every gated task of `suites` (informational tasks are left out)."""
+    """The plan of every gated task of `suites` (informational tasks are left out).
+
+    `strict=False` (gate run) leaves out a task the file gives no allowance, where `gate plan` and
+    `gate diff` say it is a config error: a run may use a floors-only file to decide its next stage.
+    """
     plans = []
     for suite in suites:
         for spec in suite.tasks:
-            rule = thresholds.rule(spec.task, spec.metric, None)  # type: ignore[arg-type]
+            try:
+                rule = thresholds.rule(spec.task, spec.metric, None)  # type: ignore[arg-type]
+            except ConfigError:
+                if strict:
+                    raise
+                continue
             if rule.informational or rule.max_drop is None:
                 continue
             base = _baseline_task(baseline, spec.task)
