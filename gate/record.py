@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from gate.errors import ConfigError
-from gate.files import atomic_write
+from gate.files import parse_json, read_text, write_output
+from gate.record_checks import check_digest, problems, record_digest
 from gate.schemas import validate
 
 SCHEMA_VERSION = 1
@@ -163,6 +164,9 @@ class EvalRecord:
     created_at: str
     mlflow_run_id: str | None = None
     schema_version: int = SCHEMA_VERSION
+    # sha256 of the record's JSON as `gate run` wrote it (gate.record_checks.record_digest); checked on
+    # read. A checksum of the contents, so two records that differ only here are the same measurement.
+    digest: str | None = field(default=None, compare=False)
 
     def task(self, name: str) -> TaskResult:
         for t in self.tasks:
@@ -191,8 +195,47 @@ def to_dict(record: EvalRecord) -> dict[str, Any]:
     return asdict(record)
 
 
-def from_dict(data: dict[str, Any], source: str = "<record>") -> EvalRecord:
-    """Build a record from its JSON form, after checking it against the shipped schema."""
+def seal(record: EvalRecord) -> EvalRecord:
+    """The record with its digest: the sha256 of its contents, which every read checks."""
+    return replace(record, digest=record_digest(to_dict(record)))
+
+
+def same_measurement(a: EvalRecord, b: EvalRecord) -> bool:
+    """Whether two records hold the same measurement: equal in everything but digest and MLflow run id."""
+    return record_digest(to_dict(a)) == record_digest(to_dict(b))
+
+
+def self_comparison(candidate: EvalRecord, baseline: EvalRecord) -> str | None:
+    """What is wrong with comparing these two records, when the candidate is the baseline itself."""
+    if same_measurement(candidate, baseline):
+        return (
+            "the candidate is the baseline's own record (the same measurement): this diff compares it with "
+            "itself and cannot fail; pass the candidate's record"
+        )
+    if candidate.model.fingerprint == baseline.model.fingerprint:
+        return (
+            f"the candidate's weights are the baseline's ({candidate.model.fingerprint[:19]}…): this diff measures "
+            "evaluation noise, not a new checkpoint"
+        )
+    return None
+
+
+def check(record: EvalRecord, source: str) -> None:
+    """ConfigError naming the first inconsistency of the record (`gate.record_checks.problems`), if any."""
+    found = list(problems(record))
+    if found:
+        more = f" (and {len(found) - 1} more problems)" if len(found) > 1 else ""
+        raise ConfigError(f"{source}: {found[0]}{more}")
+
+
+def from_dict(
+    data: dict[str, Any], source: str = "<record>", *, require_digest: bool = False, why: str = ""
+) -> EvalRecord:
+    """Build a record from its JSON form, after checking it: schema, finite numbers, consistency, digest.
+
+    A digest the record carries is always checked; `require_digest` also refuses a record without
+    one (`why` says who requires it, for the message). Every failure is a ConfigError naming `source`.
+    """
     validate(data, "record", source)
     tasks = []
     for t in data["tasks"]:
@@ -210,7 +253,7 @@ def from_dict(data: dict[str, Any], source: str = "<record>") -> EvalRecord:
         if t.get("judge") is not None:
             t["judge"] = JudgeInfo(**t["judge"])
         tasks.append(TaskResult(**t))
-    return EvalRecord(
+    record = EvalRecord(
         model=ModelInfo(**data["model"]),
         suite=SuiteInfo(**data["suite"]),
         versions=Versions(**data["versions"]),
@@ -220,28 +263,33 @@ def from_dict(data: dict[str, Any], source: str = "<record>") -> EvalRecord:
         created_at=data["created_at"],
         mlflow_run_id=data.get("mlflow_run_id"),
         schema_version=data["schema_version"],
+        digest=data.get("digest"),
     )
+    check(record, source)
+    if (problem := check_digest(data, required=require_digest, why=why)) is not None:
+        raise ConfigError(f"{source}: {problem}")
+    return record
 
 
 def dumps(record: EvalRecord) -> str:
-    return json.dumps(to_dict(record), indent=1, sort_keys=False) + "\n"
+    """The record's JSON, sealed with its digest; never NaN or Infinity (they are not JSON)."""
+    return json.dumps(to_dict(seal(record)), indent=1, sort_keys=False, allow_nan=False) + "\n"
 
 
-def load(path: str | Path) -> EvalRecord:
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: record file not found; pass the JSON written by `gate run --output`") from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{p}: not valid JSON ({e.msg} at line {e.lineno}); is this an EvalRecord?") from None
-    return from_dict(data, str(p))
+def loads(text: str, source: str, *, require_digest: bool = False, why: str = "") -> EvalRecord:
+    """A record from its JSON text: a key written twice is refused, then everything `from_dict` checks."""
+    data = parse_json(text, source, "record (the JSON `gate run --output` writes)")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: (top level): {type(data).__name__} is not a record; is this an EvalRecord?")
+    return from_dict(data, source, require_digest=require_digest, why=why)
 
 
-def save(record: EvalRecord, path: str | Path, *, overwrite: bool = True) -> Path:
-    """Write atomically: a crash mid-write never leaves a truncated record behind."""
-    p = Path(path)
-    if p.exists() and not overwrite:
-        raise ConfigError(f"{p}: already exists; choose another --output or remove it first")
-    atomic_write(p, dumps(record))
-    return p
+def load(path: str | Path, *, require_digest: bool = False, why: str = "") -> EvalRecord:
+    """A record file, checked on read (`from_dict`); every failure is one ConfigError line naming the file."""
+    text = read_text(path, "record", "pass the JSON written by `gate run --output`")
+    return loads(text, str(path), require_digest=require_digest, why=why)
+
+
+def save(record: EvalRecord, path: str | Path, *, overwrite: bool = False, option: str = "--output") -> Path:
+    """Write atomically (`gate.files.write_output`), sealed; an existing file only with overwrite=True."""
+    return write_output(path, dumps(record), overwrite=overwrite, option=option)

@@ -36,7 +36,7 @@ def make_record(
             kind="domain",
             metric="acc",
             higher_is_better=True,
-            value=0.5,
+            value=sum(scores[:2]) / 2,  # the mean of its two items, as a real run's record has
             stderr=None,
             n=2,
             n_requested=2,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from gate.cli import _register, cli
+from gate.config import load_thresholds
+from gate.record import load
 
 _register()
 DATA = Path(__file__).parent / "data"
@@ -97,8 +100,17 @@ def test_a_short_record_never_passes(tmp_path):
     short = tmp_path / "short.json"
     short.write_text(json.dumps(data))
     r = CliRunner().invoke(cli, ["check", str(short), "--thresholds", str(T / "valid" / "pass.yaml")])
-    assert r.exit_code == 1, r.output
-    assert "items were evaluated" in r.stderr
+    # A record that claims more items than it holds disagrees with itself: refused on read (exit 2), never a
+    # verdict about the model.
+    assert r.exit_code == 2, r.output
+    assert "tasks.0 (arc_easy).items" in r.stderr and "n_requested" in r.stderr
+    # Built in code (no read to refuse it), the floors still fail it.
+    from gate.decide.floors import check as check_floors
+
+    rec = load(RECORD)
+    arc = replace(rec.tasks[0], n_requested=rec.tasks[0].n + 5)
+    verdict = check_floors(replace(rec, tasks=(arc, *rec.tasks[1:])), load_thresholds(T / "valid" / "pass.yaml"))
+    assert not verdict.passed and any("items were evaluated" in r for r in verdict.reasons)
 
 
 @pytest.mark.parametrize("decision, code", [("above_floor", 0), ("below_floor", 1)])

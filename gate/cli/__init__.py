@@ -1,38 +1,90 @@
 """The `gate` command line: thin commands over library functions.
 
 Each command group lives in its own module; this one builds the root group and maps
-domain exceptions to exit codes in exactly one place (`GateGroup.invoke`).
+exceptions to exit codes in exactly one place (`GateGroup.invoke`): a GateError exits with its
+code, a usage error with 2, and anything unexpected with 3 (the gate broke, which says nothing about
+the model), each as one `gate: error:` line with credentials redacted; `--debug` adds the traceback.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 
 import click
 
 from gate import __version__
-from gate.errors import EXIT_CONFIG, GateError
+from gate.errors import EXIT_CONFIG, EXIT_INFRA, GateError
+from gate.text import redact
+
+# Environment variables whose values are credentials: never printed, whatever an exception says.
+SECRET_ENV = (
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_PASSWORD",
+    "OPENAI_API_KEY",
+)
+
+
+def _secrets() -> list[str]:
+    return [v for k in SECRET_ENV if (v := os.environ.get(k))]
+
+
+def error_lines(message: str) -> list[str]:
+    """A message as stderr lines: the first `gate: error: ...`, any further ones indented beneath it."""
+    lines = [ln for ln in redact(message, _secrets()).splitlines() if ln.strip()] or ["unknown error"]
+    return [f"gate: error: {lines[0]}"] + [f"gate:   {ln}" for ln in lines[1:]]
+
+
+def _debug(ctx: click.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.params.get("debug")) or os.environ.get("GATE_DEBUG", "") not in ("", "0")
+
+
+def _traceback() -> None:
+    click.echo(redact(traceback.format_exc(), _secrets()), err=True, nl=False)
 
 
 class GateGroup(click.Group):
-    """Turns GateError into a one-line message on stderr and its exit code."""
+    """Turns every exception into a one-line message on stderr and the exit code of its cause."""
 
     def invoke(self, ctx: click.Context):  # noqa: D401 - click API
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.Abort):
+            raise
         except GateError as e:
-            for line in str(e).splitlines() or [type(e).__name__]:
-                click.echo(f"gate: error: {line}", err=True)
+            if _debug(ctx):
+                _traceback()
+            for line in error_lines(str(e) or type(e).__name__):
+                click.echo(line, err=True)
             ctx.exit(e.exit_code)
-        except click.UsageError:
-            raise
-        except click.exceptions.Exit:
-            raise
+        except click.ClickException as e:  # a bad option or argument: click's message, as one of ours
+            sub = e.ctx.command_path if isinstance(e, click.UsageError) and e.ctx else "gate"
+            for line in error_lines(f"{e.format_message()} (see `{sub} --help`)"):
+                click.echo(line, err=True)
+            ctx.exit(EXIT_CONFIG)  # click's own FileError would say 1, which reads as "the model is worse"
+        except KeyboardInterrupt:
+            click.echo("gate: error: interrupted; nothing was decided", err=True)
+            ctx.exit(EXIT_INFRA)
+        except Exception as e:  # noqa: BLE001 - the one place an unexpected failure becomes exit 3
+            if _debug(ctx):
+                _traceback()
+            detail = " ".join(str(e).split())[:300]
+            hint = "" if _debug(ctx) else "; re-run with `gate --debug ...` for the traceback"
+            for line in error_lines(f"internal error: {type(e).__name__}: {detail}{hint}"):
+                click.echo(line, err=True)
+            ctx.exit(EXIT_INFRA)
 
 
 @click.group(cls=GateGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gate")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="On an error, also print its traceback (env: GATE_DEBUG=1).")
+def cli(debug: bool) -> None:
     """A regression gate for LLM checkpoints.
 
     Evaluate a checkpoint with lm-evaluation-harness, check it against floors, diff it
@@ -48,10 +100,14 @@ def _register() -> None:
 
 
 def main() -> None:
-    _register()
     try:
+        _register()
         cli.main(standalone_mode=True)
     except SystemExit as e:
         # click reports usage errors with exit 2, which is also our "bad config or usage".
         code = e.code if isinstance(e.code, int) else EXIT_CONFIG
         sys.exit(code)
+    except Exception as e:  # noqa: BLE001 - failed before a command ran (e.g. a broken install)
+        for line in error_lines(f"internal error: {type(e).__name__}: {' '.join(str(e).split())[:300]}"):
+            print(line, file=sys.stderr)
+        sys.exit(EXIT_INFRA)

@@ -10,6 +10,8 @@ import click
 
 from gate import record as records
 from gate.cli import cli
+from gate.cli.options import REQUIRE_DIGEST
+from gate.files import check_output
 from gate.store.keys import task_scores
 
 _uri = click.option(
@@ -42,9 +44,16 @@ def baseline() -> None:
 @click.option("--name", required=True, help="Baseline name: letters, digits, '_' or '-'.")
 @click.option("--replace", is_flag=True, help="Replace an existing baseline of that name (the old one stays listed).")
 @click.option("--who", help="Who froze it [default: $GITHUB_ACTOR, else the user name].")
+@click.option("--require-digest", is_flag=True, help="Refuse a record file without a digest (written by `gate run`).")
 @_uri
 def freeze(
-    record_file: Path | None, run_id: str | None, name: str, replace: bool, who: str | None, tracking_uri: str | None
+    record_file: Path | None,
+    run_id: str | None,
+    name: str,
+    replace: bool,
+    who: str | None,
+    require_digest: bool,
+    tracking_uri: str | None,
 ) -> None:
     """Freeze a record (logged first if it never was) or a run as baseline NAME.
 
@@ -52,7 +61,7 @@ def freeze(
     """
     if (record_file is None) == (run_id is None):
         raise click.UsageError("give exactly one of RECORD_FILE or --run-id")
-    rec = records.load(record_file) if record_file is not None else None
+    rec = records.load(record_file, require_digest=require_digest, why=REQUIRE_DIGEST) if record_file else None
     ref = _store(tracking_uri).freeze(name, record=rec, run_id=run_id, replace=replace, who=who)
     click.echo(f"froze baseline '{ref.name}' = MLflow run {ref.run_id} ({ref.frozen_by}, {ref.frozen_at})", err=True)
     click.echo(json.dumps(asdict(ref)))
@@ -61,16 +70,27 @@ def freeze(
 @baseline.command()
 @click.argument("name")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the record here.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
+@click.option(
+    "--no-require-digest",
+    "allow_no_digest",
+    is_flag=True,
+    help="Accept a baseline whose record has no digest (frozen before records carried one).",
+)
 @_fmt
 @_uri
-def show(name: str, output: Path | None, fmt: str, tracking_uri: str | None) -> None:
+def show(
+    name: str, output: Path | None, overwrite: bool, allow_no_digest: bool, fmt: str, tracking_uri: str | None
+) -> None:
     """Show baseline NAME: its run, who froze it and when, and its scores.
 
     Example: gate baseline show main --format json
     """
-    b = _store(tracking_uri).load_baseline(name)
     if output is not None:
-        records.save(b.record, output)
+        check_output(output, overwrite=overwrite)
+    b = _store(tracking_uri).load_baseline(name, require_digest=not allow_no_digest)
+    if output is not None:
+        records.save(b.record, output, overwrite=overwrite)
     if fmt == "json":
         click.echo(json.dumps({"ref": asdict(b.ref), "record": records.to_dict(b.record)}, indent=1))
         return

@@ -9,6 +9,7 @@ import click
 
 from gate.cli import cli
 from gate.errors import ConfigError
+from gate.files import read_text
 from gate.github import actions as actions_env
 from gate.github.client import GitHubClient
 from gate.github.comment import parse_annotation, render_comment
@@ -17,11 +18,11 @@ from gate.github.delivery import CheckVerdict, check_verdict, make_report, publi
 
 def _read_report(path: str) -> str:
     if path == "-":
-        return click.get_text_stream("stdin").read()
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: report file not found; write it with `gate diff ... --format markdown`") from None
+        try:
+            return click.get_text_stream("stdin").read()
+        except UnicodeDecodeError:
+            raise ConfigError("--report -: standard input is not UTF-8 text") from None
+    return read_text(path, "report", "write it with `gate diff ... --format markdown -o FILE`")
 
 
 @cli.command("comment")

@@ -8,7 +8,9 @@ import click
 
 from gate import record as records
 from gate.cli import cli
+from gate.cli.options import REQUIRE_DIGEST
 from gate.config import load_thresholds
+from gate.files import check_output, write_output
 from gate.report.comparison import FORMATS, render_comparison
 
 
@@ -28,6 +30,13 @@ from gate.report.comparison import FORMATS, render_comparison
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
+@click.option(
+    "--require-digest/--no-require-digest",
+    default=None,
+    help="Refuse a record without a digest (written by `gate run`). Default: required for an MLflow baseline, "
+    "checked where present for record files.",
+)
 @click.option(
     "--tracking-uri",
     envvar="MLFLOW_TRACKING_URI",
@@ -42,6 +51,8 @@ def diff(
     thresholds_file: Path | None,
     fmt: str,
     output: Path | None,
+    overwrite: bool,
+    require_digest: bool | None,
     tracking_uri: str | None,
 ) -> None:
     """Compare RECORD with a baseline: paired per-item deltas, intervals, power, flipped items.
@@ -56,21 +67,25 @@ def diff(
         raise click.UsageError("give exactly one of --baseline NAME or --baseline-record FILE")
     from gate.decide.compare import compare, file_baseline_ref  # numpy/scipy: only when a diff runs
 
-    candidate = records.load(record_file)
+    if output is not None:
+        check_output(output, overwrite=overwrite)
+    strict = {"require_digest": bool(require_digest), "why": REQUIRE_DIGEST}
+    candidate = records.load(record_file, **strict)
     thresholds = load_thresholds(thresholds_file) if thresholds_file else None
     if baseline_record is not None:
-        base = records.load(baseline_record)
+        base = records.load(baseline_record, **strict)
         ref = file_baseline_ref(base, str(baseline_record))
     else:
         from gate.store.tracking import Store  # MLflow is imported only when a named baseline is asked for
 
-        loaded = Store(tracking_uri).load_baseline(baseline_name)  # type: ignore[arg-type]
+        loaded = Store(tracking_uri).load_baseline(baseline_name, require_digest=require_digest is not False)  # type: ignore[arg-type]
         base, ref = loaded.record, loaded.ref
+    if (warning := records.self_comparison(candidate, base)) is not None:
+        click.echo(f"gate: warning: {warning}", err=True)
     result = compare(candidate, base, thresholds, ref)
     text = render_comparison(result, fmt)
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text)
+        write_output(output, text, overwrite=overwrite)
     else:
         click.echo(text, nl=False)
     if output is not None or fmt != "text":

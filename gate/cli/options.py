@@ -7,6 +7,9 @@ from pathlib import Path
 
 import click
 
+# Why a record without a digest is refused under --require-digest (the message of `gate.record.load`).
+REQUIRE_DIGEST = "--require-digest asks for a record as `gate run` wrote it (with its digest), unchanged"
+
 
 def data_dir_option(f):
     return click.option(

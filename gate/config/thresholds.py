@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gate.config.read import read_yaml
 from gate.errors import ConfigError
+from gate.metrics import metric_range
 from gate.schemas import validate
 
 
@@ -82,6 +83,7 @@ def load_thresholds(path: str | Path) -> Thresholds:
             "(true blocks; the default false shows the result as inconclusive without blocking)"
         )
     validate(data, "thresholds", str(p))
+    check_ranges(data["tasks"], p)
     return Thresholds(
         tasks={name: TaskThreshold(**t) for name, t in data["tasks"].items()},
         alpha=data.get("alpha", 0.05),
@@ -89,3 +91,21 @@ def load_thresholds(path: str | Path) -> Thresholds:
         defaults=Defaults(**data.get("defaults", {})),
         path=p,
     )
+
+
+def check_ranges(rules: dict[str, dict], path: Path) -> None:
+    """Floors and allowed drops must lie in their metric's range (`gate.metrics`): a floor of -1 on an
+    accuracy always passes, and an allowed drop wider than the whole range allows anything."""
+    for name, rule in rules.items():
+        bounds = metric_range(rule["metric"])
+        if bounds is None:
+            continue
+        lo, hi = bounds
+        floor, drop = rule.get("floor"), rule.get("max_drop")
+        if floor is not None and not lo <= floor <= hi:
+            raise ConfigError(f"{path}: tasks.{name}.floor: {floor} is outside {rule['metric']}'s range {lo:g}..{hi:g}")
+        if drop is not None and drop > hi - lo:
+            raise ConfigError(
+                f"{path}: tasks.{name}.max_drop: {drop} is more than {rule['metric']}'s whole range ({lo:g}..{hi:g}); "
+                "allowed drops are in metric units, e.g. 0.02 for 2 points"
+            )

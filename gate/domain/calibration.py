@@ -3,7 +3,6 @@ replies) and measure the agreement (accuracy, Cohen's kappa)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from gate.domain.judge import (
     run_judge,
 )
 from gate.errors import ConfigError
+from gate.files import parse_json, read_text
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,10 @@ class CalibrationReport:
 
 def replies_from_file(path: Path, ids: list[str]) -> list[str]:
     """Saved judge replies, one JSON object {id, reply} a line, in the order of `ids`."""
-    try:
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: replies file not found") from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not JSON Lines ({e.msg} at line {e.lineno})") from None
+    lines = read_text(path, "replies").splitlines()
+    rows = [parse_json(line, f"{path}:{n}", "judge reply line") for n, line in enumerate(lines, 1) if line.strip()]
+    if not all(isinstance(r, dict) for r in rows):
+        raise ConfigError(f"{path}: not JSON Lines of {{id, reply}} objects")
     by_id = {str(r.get("id")): r.get("reply") for r in rows}
     missing = [i for i in ids if not isinstance(by_id.get(i), str)]
     if missing:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,9 +22,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import jsonschema
-import yaml
 
+from gate.config.read import read_yaml
 from gate.errors import ConfigError, EvalFailed
+from gate.files import parse_json, read_text
 from gate.lmeval.results import Sample
 from gate.record import JudgeInfo
 from gate.schemas import load_schema, validate
@@ -135,12 +137,7 @@ class JudgeRun:
 def load_rubric(path: str | Path) -> Rubric:
     """Load and validate a rubric YAML such as `suites/domain/support_policy/rubrics/support_quality.yaml`."""
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: rubric file not found") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: not valid YAML: {e}") from None
+    data = read_yaml(p, "rubric")
     validate(data, "rubric", str(p))
     lo, hi = data["scale"]["min"], data["scale"]["max"]
     if not lo < hi:
@@ -197,6 +194,8 @@ def parse_reply(reply: str, rubric: Rubric) -> JudgeVerdict:
     if errors:
         where = ".".join(map(str, errors[0].absolute_path)) or "(top)"
         return _invalid(reply, f"schema: {where}: {errors[0].message}")
+    if not math.isfinite(data["score"]):
+        return _invalid(reply, f"score {data['score']} is not a finite number")
     if data["pass"] != (data["score"] >= rubric.pass_score):
         return _invalid(
             reply, f"pass={data['pass']} contradicts score {data['score']} (pass_score {rubric.pass_score})"
@@ -287,18 +286,14 @@ class LabelledCase:
 def load_labels(path: str | Path) -> list[LabelledCase]:
     """Read a human-labelled JSONL: one `{"id", "input", "response", "human_pass"}` object a line."""
     p = Path(path)
-    try:
-        lines = p.read_text().splitlines()
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: labels file not found") from None
+    lines = read_text(p, "labels").splitlines()
     out = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{p}:{n}: not valid JSON ({e.msg})") from None
+        row = parse_json(line, f"{p}:{n}", "labelled case")
+        if not isinstance(row, dict):
+            raise ConfigError(f"{p}:{n}: expected one JSON object a line, got {type(row).__name__}")
         missing = [k for k in ("id", "input", "response", "human_pass") if k not in row]
         if missing:
             raise ConfigError(f"{p}:{n}: missing {', '.join(missing)}; each line needs id, input, response, human_pass")

@@ -53,27 +53,36 @@ def _parse_args(arg_string: str, spec: str) -> dict[str, str]:
     return args
 
 
-def load_judge(spec: str, *, max_gen_toks: int = JUDGE_MAX_GEN_TOKS) -> LmEvalJudge:
-    """Load the judge a spec names (see the module docstring)."""
+def check_judge_spec(spec: str) -> tuple[str, str, dict[str, str]]:
+    """The spec's backend, its argument string and (for API backends) its arguments, or a ConfigError:
+    `gate run` checks the spec this way before it loads the candidate model."""
     backend, sep, rest = spec.partition(":")
     if not sep or not rest:
         raise ConfigError(
             f"judge model {spec!r}: expected BACKEND:ARGS with BACKEND one of hf, {', '.join(API_BACKENDS)}"
         )
     if backend == "hf":
+        return backend, rest, {}
+    if backend not in API_BACKENDS:
+        raise ConfigError(f"judge model {spec!r}: unknown backend {backend!r}; use hf, {', '.join(API_BACKENDS)}")
+    args = _parse_args(rest, spec)
+    if "base_url" not in args or "model" not in args:
+        raise ConfigError(f"judge model {spec!r}: needs model=NAME and base_url=URL")
+    return backend, rest, args
+
+
+def load_judge(spec: str, *, max_gen_toks: int = JUDGE_MAX_GEN_TOKS) -> LmEvalJudge:
+    """Load the judge a spec names (see the module docstring)."""
+    backend, rest, args = check_judge_spec(spec)
+    if backend == "hf":
         from gate.config import ModelSpec
         from gate.run.models import load_lm
 
         loaded = load_lm(ModelSpec(model=rest, batch_size=8))
         return LmEvalJudge(loaded.lm, name=spec, chat=True, max_gen_toks=max_gen_toks)
-    if backend in API_BACKENDS:
-        args = _parse_args(rest, spec)
-        if "base_url" not in args or "model" not in args:
-            raise ConfigError(f"judge model {spec!r}: needs model=NAME and base_url=URL")
-        arg_string = ",".join(f"{k}={v}" for k, v in args.items())
-        try:
-            lm = lm_from_args(backend, arg_string, batch_size=1)
-        except (OSError, ValueError, ImportError) as e:
-            raise ModelLoadError(f"judge model {spec!r}: could not set up the endpoint: {e}") from e
-        return LmEvalJudge(lm, name=spec, chat=backend == "local-chat-completions", max_gen_toks=max_gen_toks)
-    raise ConfigError(f"judge model {spec!r}: unknown backend {backend!r}; use hf, {', '.join(API_BACKENDS)}")
+    arg_string = ",".join(f"{k}={v}" for k, v in args.items())
+    try:
+        lm = lm_from_args(backend, arg_string, batch_size=1)
+    except (OSError, ValueError, ImportError) as e:
+        raise ModelLoadError(f"judge model {spec!r}: could not set up the endpoint: {e}") from e
+    return LmEvalJudge(lm, name=spec, chat=backend == "local-chat-completions", max_gen_toks=max_gen_toks)

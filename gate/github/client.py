@@ -21,14 +21,14 @@ import requests
 from github import Auth, Github, GithubException
 
 from gate.errors import ConfigError, GitHubUnavailable
+from gate.github.actions import check_credential
 from gate.github.comment import CHECK_TEXT_LIMIT
-from gate.text import clip
+from gate.text import clip, redact
 
 DEFAULT_API_URL = "https://api.github.com"
 State = Literal["success", "failure", "neutral"]
 STATES: tuple[State, ...] = ("success", "failure", "neutral")
 STATUS_DESCRIPTION_LIMIT = 140  # GitHub rejects longer commit-status descriptions
-TOKEN_PATTERN = re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9_]{10,}|github_pat_[A-Za-z0-9_]{20,})")
 
 T = TypeVar("T")
 
@@ -84,6 +84,7 @@ class GitHubClient:
             raise ConfigError(f"repository {repository!r}: expected owner/name, e.g. --repo acme/models")
         if not token:
             raise ConfigError("no GitHub token: set GITHUB_TOKEN (in Actions: env: GITHUB_TOKEN: ${{ github.token }})")
+        check_credential("GITHUB_TOKEN", token)
         self.repository = repository
         self._token = token
         self._retry = retry
@@ -201,6 +202,13 @@ class GitHubClient:
                 raise ConfigError(
                     self._scrub(f"GitHub API URL is not usable: {e}; check --api-url / GITHUB_API_URL")
                 ) from None
+            except requests.exceptions.InvalidHeader:
+                # A header requests refuses to send never gets better on retry; its message holds the header
+                # (the token), so none of it is shown.
+                raise ConfigError(
+                    "GITHUB_TOKEN cannot be sent in an HTTP header (it holds characters a header cannot); "
+                    "set it to the token alone"
+                ) from None
             except requests.RequestException as e:  # connection reset, timeout, broken chunked body
                 wait, last = self._retry.backoff(attempt), self._scrub(f"{type(e).__name__}: {e}")
             if attempt == self._retry.attempts:
@@ -253,9 +261,7 @@ class GitHubClient:
         return self._scrub(clip(f"{e.status} {text}" + (f" ({details})" if details else ""), 300, one_line=True))
 
     def _scrub(self, text: str) -> str:
-        if self._token:
-            text = text.replace(self._token, "***")
-        return TOKEN_PATTERN.sub("***", text)
+        return redact(text, [self._token])
 
 
 def _first_line(body: str | None) -> str:

@@ -7,13 +7,13 @@ this module only renders and delivers it. The order matters: the job summary is 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from gate.errors import ConfigError
+from gate.files import read_json
 from gate.github.actions import ActionsContext
 from gate.github.client import CheckResult, CommentResult, GitHubClient
 from gate.github.comment import (
@@ -29,6 +29,7 @@ from gate.github.comment import (
     mlflow_run_url as run_url,
 )
 from gate.results import Comparison
+from gate.schemas import non_finite, where
 
 CheckKind = Literal["check-run", "status", "none"]
 
@@ -55,16 +56,11 @@ class CheckVerdict:
 
 def read_comparison(path: Path) -> Comparison:
     """The comparison `gate diff --format json -o FILE` wrote."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: comparison file not found; write it with `gate diff ... --format json -o FILE`"
-        ) from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    data = read_json(path, "comparison", "write it with `gate diff ... --format json -o FILE`")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: not the JSON of `gate diff --format json` (not an object)")
+    for key_path, value in non_finite(data):  # `gate diff` never writes NaN or Infinity
+        raise ConfigError(f"{path}: {where(data, key_path)}: {value} is not a finite number")
     return Comparison.from_dict(data, str(path))
 
 
@@ -146,8 +142,13 @@ def publish(
     skipped: list[str] = []
     summary_path = None
     if where.step_summary is not None:
-        with where.step_summary.open("a", encoding="utf-8") as f:
-            f.write(render_summary(report.body, report.ctx) + "\n")
+        try:
+            with where.step_summary.open("a", encoding="utf-8") as f:
+                f.write(render_summary(report.body, report.ctx) + "\n")
+        except OSError as e:
+            raise ConfigError(
+                f"GITHUB_STEP_SUMMARY {where.step_summary}: cannot be appended to ({e.strerror or type(e).__name__})"
+            ) from None
         summary_path = where.step_summary
 
     posted = None

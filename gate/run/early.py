@@ -26,7 +26,7 @@ from gate.lmeval.tasks import load_task
 from gate.record import EarlyStop, EvalRecord, TaskResult
 from gate.run.merge import merge_results
 from gate.run.models import LoadedModel
-from gate.run.runner import RunOptions, build_record, measure_task, run_task, select_items
+from gate.run.runner import RunOptions, build_record, measure_task, run_task, sample_note, select_items
 
 FIRST_CHUNK = 64  # items of the first look; later looks grow by GROWTH
 GROWTH = 1.5
@@ -54,7 +54,11 @@ def run_task_early(
     first_chunk: int = FIRST_CHUNK,
 ) -> TaskResult:
     """One task, chunk by chunk in a seeded order, until its floor is decided or its items run out."""
-    pool = select_items(spec, load_task(spec, suite, opts.data_dir).sizes(), opts).doc_ids
+    sizes = load_task(spec, suite, opts.data_dir).sizes()
+    pool = select_items(spec, sizes, opts).doc_ids
+    short = sample_note(spec, sizes, opts)
+    if short and opts.progress:
+        opts.progress(f"warning: {spec.task}: {short}")
     order = [(leaf, d) for leaf in sorted(pool) for d in pool[leaf]]
     order = [order[i] for i in seeded_order(len(order), opts.seed)]
     n = len(order)
@@ -85,8 +89,12 @@ def run_task_early(
             stop = EarlyStop(items_used=done, items_available=n, decision=decision.decision, reason=decision.reason)
             if opts.progress:
                 opts.progress(f"{spec.task}: stopped after {done} of {n} items, surely {where} floor {floor}")
-            return merge_results(parts, n_requested=done, early_stop=stop)
-    return merge_results(parts, n_requested=n, early_stop=None)
+            return _noted(merge_results(parts, n_requested=done, early_stop=stop), short)
+    return _noted(merge_results(parts, n_requested=n, early_stop=None), short)
+
+
+def _noted(result: TaskResult, note: str | None) -> TaskResult:
+    return replace(result, notes=(*result.notes, note)) if note else result
 
 
 def run_early_verdict(

@@ -9,22 +9,33 @@ from __future__ import annotations
 import copy
 import hashlib
 import importlib.util
+import json
 import os
+import pickle
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 
 from gate.config import BACKENDS, DTYPES, QUANTIZATIONS, ModelSpec, resolve_backend
 from gate.errors import ConfigError, GpuRequired, ModelLoadError
 from gate.lmeval.backends import lm_class
 from gate.record import ModelInfo
+from gate.text import clip
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONVERSION_VERSION = 2  # bump when convert_gguf's output changes, so stale caches are not reused
 DEFAULT_MODEL = "smollm2-135m"  # alias for the bundled SmolLM2-135M-Instruct GGUF
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth")
+DEVICE_RE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+# What a local checkpoint folder needs beside its weights, and the files that provide it.
+CHECKPOINT_FILES = {
+    "config.json": ("config.json",),
+    "the tokenizer": ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "spiece.model"),
+}
 
 
 @dataclass
@@ -110,11 +121,19 @@ def smollm2_dir() -> Path:
 
 
 def resolve_device(device: str) -> str:
+    if not DEVICE_RE.fullmatch(device):
+        raise ConfigError(f"--device {device!r}: not a device; use auto, cpu, cuda or cuda:N")
     cuda = torch.cuda.is_available()
     if device == "auto":
         return "cuda" if cuda else "cpu"
     if device.startswith("cuda") and not cuda:
         raise GpuRequired(f"--device {device}: no CUDA device is visible on this machine; use --device cpu or auto")
+    if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
+        raise ConfigError(
+            f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s), numbered from 0"
+        )
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise GpuRequired("--device mps: Apple's MPS is not available on this machine; use --device cpu or auto")
     return device
 
 
@@ -188,16 +207,68 @@ def _weights_dir(spec: ModelSpec, local: Path) -> Path:
         if not (local / spec.gguf_file).is_file():
             raise ConfigError(f"--gguf-file {spec.gguf_file}: not found in {local}")
         return convert_gguf(local, spec.gguf_file)
-    has_st = any(local.glob("*.safetensors"))
+    safetensors = sorted(local.glob("*.safetensors"))
     has_pickle = any(p.suffix in PICKLE_SUFFIXES for p in local.iterdir())
-    if not has_st and has_pickle and not spec.allow_pickle:
+    if not safetensors and has_pickle and not spec.allow_pickle:
         raise ConfigError(
             f"--model {local}: only pickle weights (.bin/.pt) found; loading them can run arbitrary code. "
             "Convert to safetensors, or pass --allow-pickle if you trust this checkpoint"
         )
-    if not has_st and not has_pickle:
+    if not safetensors and not has_pickle:
         raise ConfigError(f"--model {local}: no weights (*.safetensors) found in this folder")
+    missing = [what for what, names in CHECKPOINT_FILES.items() if not any((local / n).is_file() for n in names)]
+    if missing:
+        raise ConfigError(
+            f"--model {local}: {' and '.join(missing)} missing; a checkpoint folder holds config.json, the "
+            "tokenizer's files and the weights (`save_pretrained` of the model and of its tokenizer writes them)"
+        )
+    for f in safetensors:
+        check_safetensors(f)
     return local
+
+
+def check_safetensors(path: Path) -> None:
+    """ModelLoadError for a safetensors file whose header is unreadable or promises more bytes than it has
+    (a truncated download, a file that is not safetensors): found in milliseconds, before any loading."""
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+            n = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if n < 2 or 8 + n > size:
+                raise ValueError("its header length does not fit the file")
+            header = json.loads(f.read(n))
+        if not isinstance(header, dict):
+            raise ValueError("its header is not a JSON object")
+        ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)]
+        if ends and max(ends) > size - 8 - n:
+            raise ValueError(f"its tensors need {max(ends)} bytes and it holds {size - 8 - n}")
+    except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as e:
+        raise ModelLoadError(
+            f"--model {path}: corrupt or truncated safetensors file ({e}); download or save the checkpoint again"
+        ) from None
+    except OSError as e:
+        raise ModelLoadError(f"--model {path}: cannot be read ({e.strerror or type(e).__name__})") from None
+
+
+def check_model_options(spec: ModelSpec) -> None:
+    """The checks of `load_lm` that need no weights (device, dtype, backend, quantisation, a local folder's
+    files), so `gate run` can make them before anything expensive."""
+    device = resolve_device(spec.device)
+    _check_spec(spec, device)
+    resolve_dtype(spec.dtype, device)
+    if spec.model == DEFAULT_MODEL:
+        smollm2_gguf_dir()
+        return
+    path = Path(spec.model).expanduser()
+    if path.is_dir():
+        if spec.gguf_file:
+            if not (path / spec.gguf_file).is_file():
+                raise ConfigError(f"--gguf-file {spec.gguf_file}: not found in {path}")
+        else:
+            _weights_dir(spec, path)
+    elif path.exists() or spec.model.startswith((".", "/")):
+        raise ConfigError(f"--model {spec.model}: not a directory; pass a checkpoint folder or a hub id")
 
 
 def load_lm(spec: ModelSpec) -> LoadedModel:
@@ -266,8 +337,9 @@ def _load_hf(spec: ModelSpec, weights: Path, device: str, dtype: str):
     try:
         tok = AutoTokenizer.from_pretrained(str(weights), trust_remote_code=spec.trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(str(weights), **kwargs)
-    except (OSError, ValueError, RuntimeError) as e:
-        raise ModelLoadError(f"--model {spec.model}: failed to load ({type(e).__name__}: {e})") from e
+    except (OSError, ValueError, RuntimeError, EOFError, SafetensorError, pickle.UnpicklingError) as e:
+        detail = clip(" ".join(str(e).split()), 300)
+        raise ModelLoadError(f"--model {spec.model}: failed to load ({type(e).__name__}: {detail})") from e
     if spec.quantization == "none":
         model = model.to(device)
     model.eval()

@@ -6,6 +6,8 @@ measurement that took an hour is never lost to a tracking-server hiccup.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,11 +16,24 @@ from gate import record as records
 from gate.config import ModelSpec, Suite, Thresholds, resolve_backend
 from gate.decide.floors import check, task_interval
 from gate.decide.stats import near_chance
-from gate.errors import ConfigError
+from gate.domain.cases import judge_missing
+from gate.errors import ConfigError, EvalFailed
+from gate.files import check_output
+from gate.github.actions import check_credentials
 from gate.record import EvalRecord
 from gate.results import Verdict
-from gate.run.models import DEFAULT_MODEL, LoadedModel, load_lm
+from gate.run.models import DEFAULT_MODEL, LoadedModel, check_model_options, load_lm
 from gate.run.runner import RunOptions, run_suite, validate_suite
+
+# Credentials a run may send (the hub, MLflow, an API judge): checked for shape before the model loads.
+RUN_CREDENTIALS = (
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "OPENAI_API_KEY",
+)
 
 
 @dataclass(frozen=True)
@@ -95,15 +110,9 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
         raise ConfigError("--then needs --thresholds: the floors decide whether the next stage runs")
     if req.early_verdict and req.thresholds is None:
         raise ConfigError("--early-verdict needs --thresholds: it stops a task once its floor is decided")
-    outputs = [req.output] + ([req.then_output] if req.then is not None else [])
-    for out in outputs:
-        if out.exists() and not req.overwrite:
-            raise ConfigError(f"{out}: already exists; choose another --output or pass --overwrite")
     items_from = records.load(req.items_from) if req.items_from else None
     spec = resolve_backend(req.spec, req.suite, req.then)
-    for suite in (req.suite, req.then):
-        if suite is not None:
-            validate_suite(suite, req.data_dir)
+    preflight(req, spec)
     if req.thresholds is not None:
         _plan(req, progress)
     if progress:
@@ -158,6 +167,32 @@ def _plan(req: RunRequest, progress: Callable[[str], None] | None) -> None:
     check_power(plan, req.thresholds)
 
 
+def preflight(req: RunRequest, spec: ModelSpec) -> None:
+    """Everything a run needs that can be wrong, checked before the model loads: a bad argument never
+    costs an evaluation, nor loses its result afterwards. The output paths, the device and dtype, the
+    credentials in the environment, the judge spec, the suites' tasks and their data files, MLflow."""
+    outputs = [req.output] + ([req.then_output] if req.then is not None else [])
+    for out in outputs:
+        check_output(out, overwrite=req.overwrite)
+    check_model_options(spec)
+    check_credentials(os.environ, RUN_CREDENTIALS)
+    suites = [s for s in (req.suite, req.then) if s is not None]
+    judged = [t for s in suites for t in s.tasks if t.judge_rubric]
+    if req.judge_model and judged:
+        from gate.domain.judge_model import check_judge_spec
+
+        check_judge_spec(req.judge_model)
+    elif not req.judge_model:
+        for t in judged:
+            judge_missing(t, None)  # a judged task that is not optional needs --judge-model
+    for suite in suites:
+        validate_suite(suite, req.data_dir)
+    if req.log_to_mlflow:
+        from gate.store.tracking import Store
+
+        Store().check()
+
+
 def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path, req: RunRequest) -> RunResult:
     if req.early_verdict:
         from gate.run.early import run_early_verdict
@@ -167,11 +202,32 @@ def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path
         record = run_suite(loaded, suite, opts)
     if req.spec.model == DEFAULT_MODEL:
         record = replace(record, model=replace(record.model, id=DEFAULT_MODEL))
+    # Sealed with its digest, and checked as every reader will check it: a record the gate cannot read
+    # back is the gate failing (exit 3), never a verdict.
+    record = records.seal(record)
+    try:
+        records.check(record, str(output))
+    except ConfigError as e:
+        raise EvalFailed(f"the evaluation produced an inconsistent record: {e}") from None
     # On disk first: a tracking-server failure must not lose an hour of evaluation.
-    records.save(record, output)
+    _save_measured(record, output, req.overwrite)
     if req.log_to_mlflow:
         from gate.store.tracking import Store
 
         record = Store().log_record(record)
-        records.save(record, output)
+        records.save(record, output, overwrite=True)  # the same record, now with its MLflow run id
     return RunResult(record=record, path=output)
+
+
+def _save_measured(record: EvalRecord, output: Path, overwrite: bool) -> None:
+    """Save a finished measurement; if `output` cannot take it any more (a file appeared there during the
+    run, the folder went away), keep it beside `output` under a new name and say where."""
+    try:
+        records.save(record, output, overwrite=overwrite)
+    except ConfigError as e:
+        kept = output.with_name(f"{output.stem}.{os.getpid()}.{int(time.time())}{output.suffix or '.json'}")
+        try:
+            records.save(record, kept)
+        except ConfigError:
+            raise e from None
+        raise ConfigError(f"{e}; the measurement was kept in {kept}") from None

@@ -9,8 +9,10 @@ import getpass
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from gate.errors import ConfigError
 from gate.record import EvalRecord
 
 _BAD_KEY_CHARS = re.compile(r"[^\w.\- ]")  # MLflow also allows '/', kept as the separator
@@ -46,6 +48,40 @@ def safe_uri(uri: str) -> str:
         netloc = f"{host}:{parts.port}" if parts.port else host
         return urlunsplit(parts._replace(netloc=netloc))
     return uri
+
+
+# The URI schemes MLflow has tracking and registry stores for (mlflow 2.x/3.x).
+TRACKING_SCHEMES = ("", "file", "sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks", "uc")
+
+
+def check_tracking_uri(uri: str) -> None:
+    """ConfigError for a tracking URI MLflow cannot use: an unknown scheme, or a sqlite file in no folder.
+
+    MLflow itself reports both as a failure of the store (exit 3) and only when first used; they are
+    the caller's mistake, so they are exit 2, before anything runs.
+    """
+    where = f"tracking URI {safe_uri(uri)!r} (--tracking-uri or MLFLOW_TRACKING_URI)"
+    if any(c.isspace() for c in uri):
+        raise ConfigError(f"{where}: holds whitespace; remove it")
+    scheme = urlsplit(uri).scheme.lower()
+    base = scheme.split("+", 1)[0]  # postgresql+psycopg2://, mysql+pymysql://
+    if len(scheme) == 1:  # a Windows drive letter: a plain path
+        return
+    if base not in TRACKING_SCHEMES and not base.startswith("databricks"):
+        raise ConfigError(
+            f"{where}: unknown scheme '{scheme}'; use sqlite:///PATH/mlflow.db, http(s)://HOST:PORT, a folder "
+            "path, or a database URL (postgresql://, mysql://)"
+        )
+    if base in ("http", "https") and not urlsplit(uri).hostname:
+        raise ConfigError(f"{where}: no host; e.g. http://127.0.0.1:5000")
+    if base == "sqlite":
+        path = uri.split(":///", 1)[1] if ":///" in uri else ""
+        if not path:
+            raise ConfigError(f"{where}: expected sqlite:///PATH (three slashes), e.g. sqlite:///./mlflow.db")
+        if path != ":memory:":
+            folder = Path(path).parent
+            if not folder.is_dir():
+                raise ConfigError(f"{where}: folder {folder} does not exist; create it or choose another path")
 
 
 def run_params(record: EvalRecord) -> dict[str, object]:

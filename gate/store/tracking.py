@@ -13,13 +13,16 @@ pointer that moves only when someone moves it, every tracking server serves it a
 shows it; versions are append-only, so a replaced baseline stays listed with who replaced it
 and when, while a run tag carries no history and any later `set_tag` would silently rewrite
 it. The sha256 on the version means a record artifact altered after freezing is detected on
-load rather than trusted.
+load rather than trusted. The record's own digest (`gate.record_checks`, written by `gate run`)
+is also a tag, `gate.record_digest`, of the run and of each frozen version; a baseline read back
+must carry a digest that matches its contents, so a record edited before it was frozen is refused too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -37,14 +40,20 @@ from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
 
 from gate.errors import BaselineNotFound, ConfigError, StoreUnavailable
-from gate.record import BaselineRef, EvalRecord, dumps, from_dict
-from gate.store.keys import default_who, mlflow_key, run_metrics, run_params, safe_uri
+from gate.record import BaselineRef, EvalRecord, dumps, loads, seal
+from gate.store.keys import check_tracking_uri, default_who, mlflow_key, run_metrics, run_params, safe_uri
 from gate.text import clip
 
 DEFAULT_EXPERIMENT = "checkpoint-gate"
 BASELINE_MODEL = "checkpoint-gate-baselines"
 RECORD_ARTIFACT = "record.json"
 SHA_TAG = "gate.record_sha256"
+DIGEST_TAG = "gate.record_digest"
+_SUITE_RE = re.compile(r"^[A-Za-z0-9_.-]+$")  # a suite's name (gate/schemas/suite.schema.json)
+LEGACY_HINT = (
+    "a baseline frozen before records carried a digest: freeze it again from a record of `gate run` "
+    "(--replace), or pass --no-require-digest to trust it as it is"
+)
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _RESERVED_NAME_RE = re.compile(r"^(latest|[vV]\d+)$")  # MLflow reserves these aliases
 _MAX_BATCH = 1000  # MLflow's limit on metrics per log_batch call
@@ -114,9 +123,13 @@ class Store:
 
     def __init__(self, tracking_uri: str | None = None) -> None:
         self.tracking_uri = tracking_uri or default_tracking_uri()
+        check_tracking_uri(self.tracking_uri)
         self._client: MlflowClient | None = None
         # MLflow draws a progress bar on stderr for every download; a CI log does not want it.
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        # MLflow's database layer logs a full traceback before it raises; the error it raises becomes our
+        # one-line StoreUnavailable, so its log would only bury that line (90 lines for a read-only store).
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -141,14 +154,16 @@ class Store:
                 "start it, or point MLFLOW_TRACKING_URI at a running one"
             ) from e
 
+    def check(self) -> None:
+        """Fail now, before any work, when the store cannot be reached (an http server that is down)."""
+        self._preflight()
+
     @contextmanager
     def _guard(self, action: str) -> Iterator[None]:
         try:
             yield
         except MlflowException as e:
-            raise StoreUnavailable(
-                f"MLflow {safe_uri(self.tracking_uri)}: {action} failed: {clip(str(e.message), 240, one_line=True)}"
-            ) from e
+            raise StoreUnavailable(f"MLflow {safe_uri(self.tracking_uri)}: {action} failed: {_reason(e)}") from e
         except (requests.RequestException, OSError) as e:
             raise StoreUnavailable(
                 f"MLflow {safe_uri(self.tracking_uri)}: {action} failed: "
@@ -204,10 +219,15 @@ class Store:
         A record already logged to this store comes back unchanged: its run is never written again.
         """
         with self._guard("logging the record"):
+            record = seal(record)
             if record.mlflow_run_id is not None:
                 run = self._gate_run(record.mlflow_run_id)
                 if run is not None:
-                    if run.data.tags[SHA_TAG] != _sha256(dumps(record).encode()):
+                    stored = run.data.tags.get(DIGEST_TAG)
+                    same = (
+                        stored == record.digest if stored else run.data.tags[SHA_TAG] == _sha256(dumps(record).encode())
+                    )
+                    if not same:
                         raise ConfigError(
                             f"the record says it was logged as MLflow run {record.mlflow_run_id} but differs from "
                             "the record stored there; remove its mlflow_run_id to log it as a new run"
@@ -247,7 +267,8 @@ class Store:
                 (items / f"{mlflow_key(t.name)}.jsonl").write_text("".join(lines))
             self.client.log_artifacts(run_id, d)
         # Last: a run with this tag is complete, and the tag is what a freeze pins.
-        self.client.log_batch(run_id, tags=[RunTag(SHA_TAG, _sha256(data))])
+        digest = seal(record).digest or ""
+        self.client.log_batch(run_id, tags=[RunTag(DIGEST_TAG, digest), RunTag(SHA_TAG, _sha256(data))])
 
     def _mark_failed(self, run_id: str) -> None:
         # The store is already failing; the StoreUnavailable being raised says why.
@@ -306,6 +327,7 @@ class Store:
                     "gate.frozen_by": who,
                     "gate.frozen_at": now,
                     SHA_TAG: run.data.tags[SHA_TAG],
+                    DIGEST_TAG: run.data.tags.get(DIGEST_TAG, ""),
                     "gate.model_id": run.data.tags.get("gate.model_id", ""),
                     "gate.suite": run.data.tags.get("gate.suite", ""),
                 },
@@ -319,8 +341,9 @@ class Store:
             name=name, run_id=run_id, frozen_at=now, frozen_by=who, tracking_uri=safe_uri(self.tracking_uri)
         )
 
-    def load_baseline(self, name: str) -> Baseline:
-        """The record frozen as `name`, checked against the sha256 taken when it was frozen."""
+    def load_baseline(self, name: str, *, require_digest: bool = True) -> Baseline:
+        """The record frozen as `name`, checked against the sha256 taken when it was frozen, and on read
+        (`gate.record.from_dict`): its digest must be there and match (unless require_digest=False)."""
         with self._guard(f"loading baseline '{name}'"):
             aliases = self._aliases()
             if name not in aliases:
@@ -339,7 +362,18 @@ class Store:
                 f"(sha256 {_sha256(data)[:12]} != {str(mv.tags.get(SHA_TAG))[:12]}); do not trust it, "
                 "freeze a new one with --replace"
             )
-        record = from_dict(json.loads(data), f"baseline '{name}' (MLflow run {mv.run_id}/{RECORD_ARTIFACT})")
+        source = f"baseline '{name}' (MLflow run {mv.run_id}/{RECORD_ARTIFACT})"
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{source}: not UTF-8 text; freeze a new baseline with --replace") from None
+        record = loads(text, source, require_digest=require_digest, why=LEGACY_HINT)
+        tagged = mv.tags.get(DIGEST_TAG)
+        if tagged and record.digest != tagged:
+            raise ConfigError(
+                f"{source}: digest: {str(record.digest)[:19]}… is not the {tagged[:19]}… it was frozen with; "
+                "do not trust it, freeze a new one with --replace"
+            )
         ref = BaselineRef(
             name=name,
             run_id=mv.run_id,
@@ -379,6 +413,11 @@ class Store:
         self, *, experiment: str = DEFAULT_EXPERIMENT, suite: str | None = None, limit: int = 50
     ) -> list[HistoryEntry]:
         """Complete gate runs of an experiment, newest first, optionally of one suite."""
+        if suite is not None and not _SUITE_RE.match(suite):
+            # It goes into an MLflow filter string, where a quote is a syntax error (a store failure, exit 3).
+            raise ConfigError(
+                f"--suite {suite!r}: not a suite name (letters, digits, '_', '.' or '-'), e.g. --suite fast"
+            )
         with self._guard("reading run history"):
             exp = self.client.get_experiment_by_name(experiment)
             if exp is None:
@@ -400,3 +439,10 @@ class Store:
             for r in runs
             if SHA_TAG in r.data.tags
         ]
+
+
+def _reason(e: MlflowException) -> str:
+    """MLflow's error without the SQL statement and SQLAlchemy's notes around it, cut to one line."""
+    text = str(e.message).split("\n[SQL:", 1)[0]
+    text = re.sub(r"^\(raised as a result of [^)]*\)\s*", "", text.strip())
+    return clip(text, 240, one_line=True)
