@@ -11,7 +11,7 @@ import sys
 import click
 
 from gate import __version__
-from gate.errors import EXIT_CONFIG, GateError
+from gate.errors import EXIT_CONFIG, EXIT_INFRA, GateError
 
 
 class GateGroup(click.Group):
@@ -24,6 +24,11 @@ class GateGroup(click.Group):
             for line in str(e).splitlines() or [type(e).__name__]:
                 click.echo(f"gate: error: {line}", err=True)
             ctx.exit(e.exit_code)
+        except ModuleNotFoundError as e:
+            # A subcommand imports its heavy dependencies lazily; one missing is an infrastructure fault.
+            click.echo(f"gate: error: this command needs the Python package '{e.name}', which is not installed; "
+                       "install the gate with `pip install checkpoint-gate`", err=True)  # fmt: skip
+            ctx.exit(EXIT_INFRA)
         except click.UsageError:
             raise
         except click.exceptions.Exit:
@@ -44,7 +49,7 @@ def cli() -> None:
 
 def _register() -> None:
     # One import per command module; each adds its commands to `cli`.
-    from gate.cli import baseline, check, checkpoint, comment, diff, judge, plan, run  # noqa: F401
+    from gate.cli import baseline, check, checkpoint, ci, comment, diff, judge, plan, run  # noqa: F401
 
 
 def main() -> None:
