@@ -201,6 +201,9 @@ def test_the_publish_step_answers_every_outcome(wf, gh, tmp_path, env, conclusio
     assert r.returncode == rc, r.stdout + r.stderr
     (run,) = gh.check_runs.values()
     assert run["conclusion"] == conclusion and run["output"]["title"].startswith(title), run["output"]["title"]
+    if title.startswith("nothing to gate"):
+        assert gh.comments_on(5) == []  # no comment to read on a PR that changes no pointer
+        return
     (comment,) = gh.comments_on(5)
     heading = comment["body"].splitlines()[1]
     assert f": {word} —" in heading, heading

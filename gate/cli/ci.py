@@ -116,7 +116,10 @@ def publish_cmd(pick_json, stages, name, check_name, check, baseline_max_age_day
     from gate.github.comment import Annotation, render_comment
     from gate.github.delivery import CheckVerdict, make_report, publish
 
-    s = summarize(Pick.from_json(pick_json), [StageJob(*st) for st in stages], max_age_days=baseline_max_age_days)
+    p = Pick.from_json(pick_json)
+    s = summarize(p, [StageJob(*st) for st in stages], max_age_days=baseline_max_age_days)
+    # Nothing to gate: the check answers at once, and the PR gets no comment to read.
+    quiet = not p.run and p.state == "success"
     where = actions_env.resolve(os.environ)
     b = s.baseline
     run_id = next((st.run_id for st in s.stages if st.run_id), None)
@@ -137,7 +140,9 @@ def publish_cmd(pick_json, stages, name, check_name, check, baseline_max_age_day
         click.echo(render_comment(report.body, report.ctx), nl=False)
         click.get_current_context().exit(s.exit_code)
     client = GitHubClient(where.repository, actions_env.token(os.environ), api_url=where.api_url)
-    done = publish(report, where, client, check=check, check_name=check_name, comment=where.pr_number is not None)
+    done = publish(
+        report, where, client, check=check, check_name=check_name, comment=where.pr_number is not None and not quiet
+    )
     for line in done.error_lines:
         click.echo(line)
     if done.check:
