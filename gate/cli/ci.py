@@ -135,7 +135,7 @@ def publish_cmd(pick_json, stages, name, check_name, check, baseline_max_age_day
     report = make_report(v, s.body, gate_name=name, where=where, tracking_uri=mlflow_ui_url)
     report = type(report)(report.body, type(report.ctx)(**{**report.ctx.__dict__, "broke": s.outcome == "broke"}),
                           report.annotations)  # fmt: skip
-    click.echo(f"gate: {s.word}: {s.description}", err=True)
+    click.echo(f"gate: {s.description}", err=True)
     if dry_run:
         click.echo(render_comment(report.body, report.ctx), nl=False)
         click.get_current_context().exit(s.exit_code)
