@@ -261,7 +261,8 @@ class Comparison:
         wrong = sum(t.newly_wrong for t in self.tasks)
         right = sum(t.newly_right for t in self.tasks)
         tail += f"; {wrong} items newly wrong, {right} newly right"
-        return f"PASSED against {ref}: no gated task dropped more than allowed ({len(gated)} gated{tail})."
+        word = "INCONCLUSIVE" if self.state == "neutral" else "PASSED"
+        return f"{word} against {ref}: no gated task dropped more than allowed ({len(gated)} gated{tail})."
 
 
 def fmt_delta(value: float | None, percent: bool, signed: bool = True) -> str:

@@ -36,7 +36,9 @@ def _args(case: Path, *extra: str) -> list[str]:
 def test_passing_cases_exit_0(case):
     r = run(*_args(case))
     assert r.exit_code == 0, r.output
-    assert r.output.startswith("PASSED against baseline")
+    # A gated task the sample cannot decide passes, said as inconclusive (a neutral check), never as passed.
+    word = "INCONCLUSIVE" if "inconclusive" in case.name else "PASSED"
+    assert r.output.startswith(f"{word} against baseline")
 
 
 @pytest.mark.parametrize("case", REGRESS, ids=lambda p: p.name)

@@ -45,7 +45,7 @@ def test_comment_leads_with_marker_then_verdict_and_ends_with_baseline_and_links
     text = render_comment("| task | Δ |\n|---|---|\n| mmlu | -2.1 |", ctx())
     lines = text.splitlines()
     assert lines[0] == "<!-- checkpoint-gate:model-gate -->"
-    assert lines[1] == "### ❌ model-gate `model-gate`: failed — mmlu regressed by 2.1 points"
+    assert lines[1] == "### ❌ model-gate `model-gate`: blocked — mmlu regressed by 2.1 points"
     assert lines[-1] == (
         "<sub>Baseline **main** (run `0f3a9c`), frozen 3 days ago (2025-03-07) · "
         "[MLflow run](http://mlflow.internal:5000/#/experiments/1/runs/abc) · "

@@ -61,7 +61,7 @@ def test_a_reviewer_reads_the_verdict_first(case, state):
     lines = comment.splitlines()
     assert lines[0] == marker("model-gate")
     assert lines[1].startswith(
-        {"failure": "### ❌ BLOCKED", "neutral": "### ✅ PASSED", "success": "### ✅ PASSED"}[state]
+        {"failure": "### ❌ BLOCKED", "neutral": "### ⚪ INCONCLUSIVE", "success": "### ✅ PASSED"}[state]
     )
     assert "| task | kind | baseline | candidate | Δ | 95% CI |" in comment
     assert "Baseline **main**" in lines[-1] and "frozen 10 days ago" in lines[-1]

@@ -54,7 +54,7 @@ def test_importing_the_package_loads_nothing_heavy():
 
 @pytest.mark.parametrize(
     "module",
-    [m for m in MODULES if m.startswith(("gate.results", "gate.report", "gate.github", "gate.config"))]
+    [m for m in MODULES if m.startswith(("gate.results", "gate.report", "gate.github", "gate.config", "gate.ci"))]
     + ["gate.record", "gate.errors", "gate.text", "gate.files", "gate.schemas"],
 )
 def test_the_publish_path_needs_no_model_code_statistics_or_mlflow(module):

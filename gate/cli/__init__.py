@@ -71,6 +71,14 @@ class GateGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("gate: error: interrupted; nothing was decided", err=True)
             ctx.exit(EXIT_INFRA)
+        except ModuleNotFoundError as e:
+            # A subcommand imports its heavy dependencies lazily; one missing is an infrastructure fault.
+            for line in error_lines(
+                f"this command needs the Python package '{e.name}', which is not installed; "
+                "install the gate with `pip install checkpoint-gate`"
+            ):
+                click.echo(line, err=True)
+            ctx.exit(EXIT_INFRA)
         except Exception as e:  # noqa: BLE001 - the one place an unexpected failure becomes exit 3
             if _debug(ctx):
                 _traceback()
@@ -96,7 +104,7 @@ def cli(debug: bool) -> None:
 
 def _register() -> None:
     # One import per command module; each adds its commands to `cli`.
-    from gate.cli import baseline, check, checkpoint, comment, diff, judge, plan, run  # noqa: F401
+    from gate.cli import baseline, check, checkpoint, ci, comment, diff, judge, plan, run  # noqa: F401
 
 
 def main() -> None:

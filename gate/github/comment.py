@@ -24,7 +24,8 @@ SUMMARY_LIMIT = 1_000_000  # bytes; GitHub refuses a step summary over 1 MiB
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
 MARKER_PREFIX = "<!-- checkpoint-gate:"
 NAME_RE = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*")
-VERDICT = {"success": ("✅", "passed"), "failure": ("❌", "failed"), "neutral": ("⚪", "inconclusive")}
+VERDICT = {"success": ("✅", "passed"), "failure": ("❌", "blocked"), "neutral": ("⚪", "inconclusive")}
+BROKE = ("💥", "gate broke")  # a failure check for a gate that could not decide (exit 2 or 3), not a regression
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class ReportContext:
     workflow_run_url: str | None = None
     head_sha: str | None = None
     now: datetime | None = None  # for the baseline's age; the caller's clock
+    broke: bool = False  # a failure because the gate could not decide (exit 2/3), said as "gate broke"
 
     def __post_init__(self) -> None:
         if not NAME_RE.fullmatch(self.gate_name) or "--" in self.gate_name:
@@ -100,7 +102,7 @@ def mlflow_run_url(tracking_uri: str | None, run_id: str | None) -> str | None:
 
 
 def header(ctx: ReportContext) -> str:
-    icon, word = VERDICT[ctx.state]
+    icon, word = BROKE if ctx.broke else VERDICT[ctx.state]
     return f"### {icon} model-gate `{ctx.gate_name}`: {word} — {clip(ctx.description, 300, one_line=True)}"
 
 

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from gate.results import CategoryMove, Comparison, FlippedItem, TaskComparison, fmt_delta
+from gate.store.keys import safe_uri
 from gate.text import clip
 
 FORMATS = ("text", "markdown", "json")
@@ -67,10 +68,14 @@ def _short_fp(fp: str) -> str:
 
 def _context_lines(c: Comparison) -> list[tuple[str, str]]:
     b, p = c.baseline, c.policy
+    where = safe_uri(b.tracking_uri) if b.tracking_uri else "n/a"  # printed into PR comments: no credentials
     yes = {True: "yes", False: "no"}
     return [
         ("baseline", f"'{b.name}', run {b.run_id}, model {c.baseline_model} ({_short_fp(c.baseline_fingerprint)})"),
-        ("frozen", f"{b.frozen_at or 'n/a'} by {b.frozen_by or 'n/a'} in {b.tracking_uri or 'n/a'}"),
+        (
+            "frozen",
+            f"{b.frozen_at or 'n/a'} by {b.frozen_by or 'n/a'} in {where}",
+        ),
         (
             "candidate",
             f"model {c.candidate_model} ({_short_fp(c.candidate_fingerprint)}), run {c.candidate_run_id or 'none'}",
@@ -161,7 +166,7 @@ def _cell(s: str) -> str:
 
 
 def _markdown(c: Comparison) -> str:
-    icon = "❌" if c.blocking else "✅"
+    icon = {"failure": "❌", "neutral": "⚪"}.get(c.state, "✅")
     out = [f"### {icon} {_cell(c.headline)}", ""]
     if c.forgetting:
         out += [f"> ⚠️ **{_cell(c.forgetting.message)}.**", ""]

@@ -40,14 +40,21 @@ def default_who() -> str:
         return "unknown"
 
 
+_SECRET_QUERY = re.compile(r"token|password|passwd|secret|key|sig|auth|credential", re.IGNORECASE)
+
+
 def safe_uri(uri: str) -> str:
-    """The URI without any user:password, for messages and records."""
-    parts = urlsplit(uri)
+    """The URI without credentials, for messages, records and PR comments: no user:password, and no
+    query parameter whose name looks like a credential (`?token=`, `?sig=`, `?api_key=`)."""
+    parts = original = urlsplit(uri)
     if parts.username or parts.password:
         host = parts.hostname or ""
         netloc = f"{host}:{parts.port}" if parts.port else host
-        return urlunsplit(parts._replace(netloc=netloc))
-    return uri
+        parts = parts._replace(netloc=netloc)
+    if parts.query:
+        kept = [q for q in parts.query.split("&") if not _SECRET_QUERY.search(q.partition("=")[0])]
+        parts = parts._replace(query="&".join(kept))
+    return uri if parts == original else urlunsplit(parts)
 
 
 # The URI schemes MLflow has tracking and registry stores for (mlflow 2.x/3.x).
