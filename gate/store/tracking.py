@@ -291,6 +291,15 @@ class Store:
         if (record is None) == (run_id is None):
             raise ConfigError("freeze takes exactly one of a record file or --run-id")
         who = who or default_who()
+        with self._guard(f"freezing baseline '{name}'"):
+            old = self._aliases().get(name)
+            if old is not None and not replace:  # before logging anything: a refused freeze writes nothing
+                mv = self.client.get_model_version(BASELINE_MODEL, str(old))
+                raise ConfigError(
+                    f"baseline '{name}' already exists (run {mv.run_id}, frozen by {mv.tags.get('gate.frozen_by')} "
+                    f"at {mv.tags.get('gate.frozen_at')}) and never changes; pass --replace to freeze a new one "
+                    "(the old one stays listed)"
+                )
         if record is not None:
             run_id = self.log_record(record).mlflow_run_id
         assert run_id is not None
@@ -300,14 +309,6 @@ class Store:
                 raise ConfigError(
                     f"MLflow run {run_id} not found in {safe_uri(self.tracking_uri)}; "
                     "check the id (`gate baseline list`, the MLflow UI) or MLFLOW_TRACKING_URI"
-                )
-            old = self._aliases().get(name)
-            if old is not None and not replace:
-                mv = self.client.get_model_version(BASELINE_MODEL, str(old))
-                raise ConfigError(
-                    f"baseline '{name}' already exists (run {mv.run_id}, frozen by {mv.tags.get('gate.frozen_by')} "
-                    f"at {mv.tags.get('gate.frozen_at')}) and never changes; pass --replace to freeze a new one "
-                    "(the old one stays listed)"
                 )
             try:
                 self.client.get_registered_model(BASELINE_MODEL)
