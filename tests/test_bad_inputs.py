@@ -1158,7 +1158,7 @@ def store(tmp_path_factory) -> Iterator[Path]:
     client: MlflowClient = s.client
     exp = client.get_experiment_by_name("checkpoint-gate").experiment_id
     legacy = json.loads(records.dumps(records.load(PAIR / "baseline.json")))
-    legacy.pop("digest")
+    legacy.pop("digest", None)
     bad = dict(legacy, tasks=[dict(legacy["tasks"][0], value=0.99), legacy["tasks"][1]])
     for name, data in (("legacy", legacy), ("bad", bad)):
         raw = (json.dumps(data, indent=1) + "\n").encode()
