@@ -781,6 +781,12 @@ def _(w: Work) -> list[str]:
     return ["baseline", "list"]
 
 
+@case("mlflow-password-newline", 2, "MLFLOW_TRACKING_PASSWORD", "whitespace or control characters")
+def _(w: Work) -> list[str]:
+    w.env["MLFLOW_TRACKING_PASSWORD"] = "hunter2\nhunter2hunter2"
+    return ["baseline", "list", "--tracking-uri", w.uri]
+
+
 @case("mlflow-unreachable-diff", 3, "127.0.0.1", "unreachable")
 def _(w: Work) -> list[str]:
     w.env["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "2"

@@ -40,6 +40,7 @@ from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
 
 from gate.errors import BaselineNotFound, ConfigError, StoreUnavailable
+from gate.github.actions import check_credentials
 from gate.record import BaselineRef, EvalRecord, dumps, loads, seal
 from gate.store.keys import check_tracking_uri, default_who, mlflow_key, run_metrics, run_params, safe_uri
 from gate.text import clip
@@ -49,6 +50,7 @@ BASELINE_MODEL = "checkpoint-gate-baselines"
 RECORD_ARTIFACT = "record.json"
 SHA_TAG = "gate.record_sha256"
 DIGEST_TAG = "gate.record_digest"
+MLFLOW_CREDENTIALS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
 _SUITE_RE = re.compile(r"^[A-Za-z0-9_.-]+$")  # a suite's name (gate/schemas/suite.schema.json)
 LEGACY_HINT = (
     "a baseline frozen before records carried a digest: freeze it again from a record of `gate run` "
@@ -124,6 +126,7 @@ class Store:
     def __init__(self, tracking_uri: str | None = None) -> None:
         self.tracking_uri = tracking_uri or default_tracking_uri()
         check_tracking_uri(self.tracking_uri)
+        check_credentials(os.environ, MLFLOW_CREDENTIALS)  # MLflow would send them as HTTP headers
         self._client: MlflowClient | None = None
         # MLflow draws a progress bar on stderr for every download; a CI log does not want it.
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
