@@ -142,3 +142,24 @@ def test_named_baseline_from_a_real_mlflow_store(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
     dead = run(cand, "--baseline", "main", "--tracking-uri", "http://127.0.0.1:9")
     assert dead.exit_code == 3 and "unreachable" in dead.stderr, dead.output
+
+
+def test_an_existing_output_is_replaced_only_with_overwrite(tmp_path):
+    out = tmp_path / "cmp.md"
+    out.write_text("yesterday's report")
+    args = _args(CASES / "regress" / "damaged", "--format", "markdown", "-o", str(out))
+    r = run(*args)
+    assert r.exit_code == 2 and "already exists" in r.stderr and "--overwrite" in r.stderr, r.output
+    assert out.read_text() == "yesterday's report"
+    r = run(*args, "--overwrite")
+    assert r.exit_code == 1, r.output
+    assert out.read_text().startswith("### ❌ BLOCKED against baseline")
+
+
+def test_a_record_diffed_against_itself_says_so():
+    case = CASES / "regress" / "damaged"
+    r = run(str(case / "baseline.json"), "--baseline-record", str(case / "baseline.json"))
+    assert r.exit_code == 0, r.output
+    assert "gate: warning: the candidate is the baseline's own record" in r.stderr
+    other = run(*_args(case))
+    assert "gate: warning" not in other.stderr

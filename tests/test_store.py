@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -281,3 +282,27 @@ def test_run_tag_marks_a_complete_gate_run(store: Store, record: records.EvalRec
     logged = store.log_record(record)
     tags = store.client.get_run(logged.mlflow_run_id).data.tags
     assert len(tags[SHA_TAG]) == 64
+
+
+def test_show_writes_the_record_only_where_nothing_is_or_with_overwrite(store: Store, record, tmp_path: Path) -> None:
+    store.freeze("main", record=record, who="ci")
+    out = tmp_path / "b.json"
+    out.write_text("keep me")
+    env = {"MLFLOW_TRACKING_URI": store.tracking_uri}
+    r = CliRunner().invoke(cli, ["baseline", "show", "main", "-o", str(out)], env=env)
+    assert r.exit_code == 2 and "already exists" in r.stderr, r.output
+    assert out.read_text() == "keep me"
+    r = CliRunner().invoke(cli, ["baseline", "show", "main", "-o", str(out), "--overwrite"], env=env)
+    assert r.exit_code == 0, r.output
+    assert records.load(out, require_digest=True).task_names() == record.task_names()
+
+
+def test_a_logged_run_carries_the_record_digest_and_a_refused_freeze_logs_nothing(store: Store, record) -> None:
+    from gate.store.tracking import DIGEST_TAG
+
+    logged = store.log_record(record)
+    assert store.client.get_run(logged.mlflow_run_id).data.tags[DIGEST_TAG] == logged.digest
+    store.freeze("main", run_id=logged.mlflow_run_id, who="ci")
+    with pytest.raises(ConfigError, match="already exists"):
+        store.freeze("main", record=replace(record, created_at="2030-01-01T00:00:00+00:00"))
+    assert _run_count(store) == 1

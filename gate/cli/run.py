@@ -21,8 +21,13 @@ from gate.config import BACKENDS, DTYPES, ModelSpec, load_suite, load_thresholds
 @click.option(
     "--device", default="auto", show_default=True, help="auto (cuda if present, else cpu), cpu, cuda, cuda:N."
 )
-@click.option("--batch-size", type=int, default=8, show_default=True)
-@click.option("--max-length", type=int, default=None, help="Context window in tokens (default: the model config's).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--max-length",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Context window in tokens (default: the model config's).",
+)
 @click.option(
     "--backend",
     type=click.Choice(BACKENDS),

@@ -336,10 +336,18 @@ def _load_hf(spec: ModelSpec, weights: Path, device: str, dtype: str):
         kwargs["device_map"] = {"": 0}
     try:
         tok = AutoTokenizer.from_pretrained(str(weights), trust_remote_code=spec.trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(str(weights), **kwargs)
+        model, info = AutoModelForCausalLM.from_pretrained(str(weights), output_loading_info=True, **kwargs)
     except (OSError, ValueError, RuntimeError, EOFError, SafetensorError, pickle.UnpicklingError) as e:
         detail = clip(" ".join(str(e).split()), 300)
         raise ModelLoadError(f"--model {spec.model}: failed to load ({type(e).__name__}: {detail})") from e
+    # transformers fills tensors the weights lack with random values and only warns: the gate would then
+    # measure a model that is not this checkpoint.
+    absent = sorted(info.get("missing_keys") or ()) + sorted(str(k) for k in info.get("mismatched_keys") or ())
+    if absent:
+        raise ModelLoadError(
+            f"--model {spec.model}: failed to load: its weights lack or misshape {len(absent)} of the model's "
+            f"tensors (e.g. {absent[0]}); the weights do not belong to this config.json"
+        )
     if spec.quantization == "none":
         model = model.to(device)
     model.eval()

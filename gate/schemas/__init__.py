@@ -90,7 +90,11 @@ def validate(data: Any, schema_name: str, source: str) -> None:
         more = f" (and {len(bad) - 1} more non-finite numbers)" if len(bad) > 1 else ""
         raise ConfigError(f"{source}: {where(data, path)}: {value} is not a finite number{more}")
     validator = jsonschema.Draft202012Validator(load_schema(schema_name))
-    errors = sorted(validator.iter_errors(data), key=lambda e: (list(e.absolute_path), e.message))
+    # A misspelt key first: the "is required" beside it is only its consequence.
+    errors = sorted(
+        validator.iter_errors(data),
+        key=lambda e: (list(map(str, e.absolute_path)), e.validator != "additionalProperties", e.message),
+    )
     if not errors:
         return
     lines = [f"{source}: {where(data, e.absolute_path)}: {_explain(e)}" for e in errors[:5]]

@@ -40,6 +40,7 @@ from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
 
 from gate.errors import BaselineNotFound, ConfigError, StoreUnavailable
+from gate.github.actions import check_credentials
 from gate.record import BaselineRef, EvalRecord, dumps, loads, seal
 from gate.store.keys import check_tracking_uri, default_who, mlflow_key, run_metrics, run_params, safe_uri
 from gate.text import clip
@@ -49,6 +50,7 @@ BASELINE_MODEL = "checkpoint-gate-baselines"
 RECORD_ARTIFACT = "record.json"
 SHA_TAG = "gate.record_sha256"
 DIGEST_TAG = "gate.record_digest"
+MLFLOW_CREDENTIALS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
 _SUITE_RE = re.compile(r"^[A-Za-z0-9_.-]+$")  # a suite's name (gate/schemas/suite.schema.json)
 LEGACY_HINT = (
     "a baseline frozen before records carried a digest: freeze it again from a record of `gate run` "
@@ -124,6 +126,7 @@ class Store:
     def __init__(self, tracking_uri: str | None = None) -> None:
         self.tracking_uri = tracking_uri or default_tracking_uri()
         check_tracking_uri(self.tracking_uri)
+        check_credentials(os.environ, MLFLOW_CREDENTIALS)  # MLflow would send them as HTTP headers
         self._client: MlflowClient | None = None
         # MLflow draws a progress bar on stderr for every download; a CI log does not want it.
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -291,6 +294,15 @@ class Store:
         if (record is None) == (run_id is None):
             raise ConfigError("freeze takes exactly one of a record file or --run-id")
         who = who or default_who()
+        with self._guard(f"freezing baseline '{name}'"):
+            old = self._aliases().get(name)
+            if old is not None and not replace:  # before logging anything: a refused freeze writes nothing
+                mv = self.client.get_model_version(BASELINE_MODEL, str(old))
+                raise ConfigError(
+                    f"baseline '{name}' already exists (run {mv.run_id}, frozen by {mv.tags.get('gate.frozen_by')} "
+                    f"at {mv.tags.get('gate.frozen_at')}) and never changes; pass --replace to freeze a new one "
+                    "(the old one stays listed)"
+                )
         if record is not None:
             run_id = self.log_record(record).mlflow_run_id
         assert run_id is not None
@@ -300,14 +312,6 @@ class Store:
                 raise ConfigError(
                     f"MLflow run {run_id} not found in {safe_uri(self.tracking_uri)}; "
                     "check the id (`gate baseline list`, the MLflow UI) or MLFLOW_TRACKING_URI"
-                )
-            old = self._aliases().get(name)
-            if old is not None and not replace:
-                mv = self.client.get_model_version(BASELINE_MODEL, str(old))
-                raise ConfigError(
-                    f"baseline '{name}' already exists (run {mv.run_id}, frozen by {mv.tags.get('gate.frozen_by')} "
-                    f"at {mv.tags.get('gate.frozen_at')}) and never changes; pass --replace to freeze a new one "
-                    "(the old one stays listed)"
                 )
             try:
                 self.client.get_registered_model(BASELINE_MODEL)
