@@ -114,3 +114,70 @@ def test_log_freeze_and_load_through_a_server_then_fail_fast_when_it_stops(mlflo
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "unreachable" in r.stderr
     assert time.monotonic() - t0 < 15
+
+
+def test_runs_tell_the_story_in_mlflow_name_commit_pr_items_datasets_and_the_verdict(
+    mlflow_server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a reviewer opening MLflow's UI sees: checkpoint@commit, who and which PR, each item's outcome,
+    the datasets read, and the diff's verdict on the candidate's own run."""
+    import json
+
+    from mlflow import MlflowClient
+
+    import gate.cli.diff  # noqa: F401  (registers `gate diff`)
+    from gate import record as records
+
+    head = "ab12cd3" + "4" * 33
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 17, "head": {"sha": head}}}))
+    for k, v in {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_ACTOR": "octo-trainer",
+        "GITHUB_SHA": "f" * 40,  # the PR's temporary merge commit: not what the run is named after
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_REPOSITORY": "acme/models",
+        "GITHUB_RUN_ID": "991",
+    }.items():
+        monkeypatch.setenv(k, v)
+    store = Store(mlflow_server.uri)
+    base = store.log_record(make_record(seed="base", scores=(1,) * 24), pointer="checkpoints/main.yaml")
+    cand = store.log_record(make_record(seed="cand", scores=(0,) * 24), pointer="checkpoints/candidate.yaml")
+    store.freeze("main", run_id=base.mlflow_run_id, who="ci")
+    cand_file = tmp_path / "cand.json"
+    records.save(cand, cand_file)
+
+    r = CliRunner().invoke(cli, ["diff", str(cand_file), "--baseline", "main", "--tracking-uri", mlflow_server.uri])
+    assert r.exit_code == 1, r.output  # every item flipped: blocked
+
+    client = MlflowClient(mlflow_server.uri)
+    run = client.get_run(cand.mlflow_run_id)
+    tags = run.data.tags
+    assert run.info.run_name == "candidate@ab12cd3 (fast)"
+    assert tags["mlflow.user"] == "octo-trainer"
+    assert tags["mlflow.source.git.commit"] == head
+    assert (tags["gate.pr"], tags["gate.pointer"]) == ("17", "checkpoints/candidate.yaml")
+    assert tags["gate.hardware"].startswith("CPU (")
+    assert tags["gate.workflow_run"] == "https://github.com/acme/models/actions/runs/991"
+    assert "arc_easy acc_norm = 0.0000 (n=24)" in tags["mlflow.note.content"]
+
+    # The verdict, on the candidate's run: state, per-task decisions, deltas, and the reports as artifacts.
+    assert tags["gate.diff.state"] == "blocked" and tags["gate.diff.baseline"] == "main"
+    assert tags["gate.diff.task.arc_easy"] == "regressed"
+    assert run.data.metrics["diff/main/arc_easy/delta"] == pytest.approx(-1.0)
+    assert run.data.metrics["diff/main/arc_easy/newly_wrong"] == 24
+    (folder,) = [a.path for a in client.list_artifacts(cand.mlflow_run_id, "diff")]
+    names = {a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(cand.mlflow_run_id, folder)}
+    assert names == {"comparison.json", "comparison.md"}
+
+    # Per-item outcomes as MLflow's table, and the datasets as the run's inputs.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)  # load_table searches through the global client
+    table = client.load_table(run.info.experiment_id, "tables/items.json", run_ids=[cand.mlflow_run_id])
+    assert len(table) == sum(len(t.items) for t in cand.tasks)
+    assert set(table["task"]) == {"arc_easy", "demo_policy"} and set(table["score"]) == {0.0}
+    assert sorted(d.dataset.name for d in run.inputs.dataset_inputs) == ["arc_easy", "demo_policy"]
+
+    # A second diff adds to the run; the first one's reports stay.
+    r = CliRunner().invoke(cli, ["diff", str(cand_file), "--baseline", "main", "--tracking-uri", mlflow_server.uri])
+    assert r.exit_code == 1, r.output
+    assert len(client.list_artifacts(cand.mlflow_run_id, "diff")) == 2

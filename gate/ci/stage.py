@@ -55,6 +55,7 @@ def run_stage(req: StageRequest, progress=None) -> StageResult:
         from gate.decide.compare import compare
         from gate.decide.floors import check
         from gate.run.pipeline import RunRequest, evaluate_checkpoint
+        from gate.store.story import log_verdict
         from gate.store.tracking import Store
 
         base = Store().load_baseline(name)
@@ -69,6 +70,7 @@ def run_stage(req: StageRequest, progress=None) -> StageResult:
                 sample=req.sample,
                 seed=req.seed,
                 overwrite=True,
+                pointer=str(req.pointer),
             ),
             progress=progress,
         )
@@ -76,6 +78,8 @@ def run_stage(req: StageRequest, progress=None) -> StageResult:
         run_id = record.mlflow_run_id
         verdict = check(record, thresholds) if req.floors else None
         cmp = compare(record, base.record, thresholds, ref)
+        if run_id is not None:
+            log_verdict(run_id, cmp, (lambda m: progress(f"warning: {m}")) if progress else None)
     except GateError as e:
         return StageResult(req.stage, "broke", e.exit_code, _first_line(e), run_id=run_id, baseline_name=name)
     return _result(req.stage, verdict, cmp, run_id)

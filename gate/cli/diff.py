@@ -42,6 +42,12 @@ from gate.report.comparison import FORMATS, render_comparison
     envvar="MLFLOW_TRACKING_URI",
     help="MLflow tracking URI [env MLFLOW_TRACKING_URI; default sqlite:///./mlflow.db].",
 )
+@click.option(
+    "--no-mlflow",
+    is_flag=True,
+    help="Do not log the verdict to the candidate's MLflow run (logged when the baseline is a named one and "
+    "the record was logged by `gate run`).",
+)
 @click.pass_context
 def diff(
     ctx: click.Context,
@@ -54,6 +60,7 @@ def diff(
     overwrite: bool,
     require_digest: bool | None,
     tracking_uri: str | None,
+    no_mlflow: bool,
 ) -> None:
     """Compare RECORD with a baseline: paired per-item deltas, intervals, power, flipped items.
 
@@ -78,7 +85,8 @@ def diff(
     else:
         from gate.store.tracking import Store  # MLflow is imported only when a named baseline is asked for
 
-        loaded = Store(tracking_uri).load_baseline(baseline_name, require_digest=require_digest is not False)  # type: ignore[arg-type]
+        store = Store(tracking_uri)
+        loaded = store.load_baseline(baseline_name, require_digest=require_digest is not False)  # type: ignore[arg-type]
         base, ref = loaded.record, loaded.ref
     if (warning := records.self_comparison(candidate, base)) is not None:
         click.echo(f"gate: warning: {warning}", err=True)
@@ -88,6 +96,10 @@ def diff(
         write_output(output, text, overwrite=overwrite)
     else:
         click.echo(text, nl=False)
+    if baseline_name is not None and candidate.mlflow_run_id and not no_mlflow:
+        from gate.store.story import log_verdict
+
+        log_verdict(candidate.mlflow_run_id, result, lambda m: click.echo(f"gate: warning: {m}", err=True), store=store)
     if output is not None or fmt != "text":
         click.echo(result.headline, err=True)
     ctx.exit(result.exit_code)

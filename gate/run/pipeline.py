@@ -50,6 +50,7 @@ class RunRequest:
     overwrite: bool = False
     judge_model: str | None = None  # judge spec for domain tasks with a judge_rubric (gate.domain.judge_model)
     early_verdict: bool = False  # stop floored tasks once an anytime-valid interval decides them
+    pointer: str | None = None  # the checkpoint pointer file this run gates, for MLflow's run name and tags
     then: Suite | None = None  # the next stage, run only when this one clears its floors
     thresholds: Thresholds | None = None  # the floors that decide whether `then` runs
 
@@ -214,7 +215,7 @@ def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path
     if req.log_to_mlflow:
         from gate.store.tracking import Store
 
-        record = Store().log_record(record)
+        record = Store().log_record(record, pointer=req.pointer)
         records.save(record, output, overwrite=True)  # the same record, now with its MLflow run id
     return RunResult(record=record, path=output)
 

@@ -42,6 +42,8 @@ from mlflow.exceptions import MlflowException
 from gate.errors import BaselineNotFound, ConfigError, StoreUnavailable
 from gate.github.actions import check_credentials
 from gate.record import BaselineRef, EvalRecord, dumps, loads, seal
+from gate.results import Comparison
+from gate.store import story
 from gate.store.keys import check_tracking_uri, default_who, mlflow_key, run_metrics, run_params, safe_uri
 from gate.text import clip
 
@@ -130,6 +132,8 @@ class Store:
         self._client: MlflowClient | None = None
         # MLflow draws a progress bar on stderr for every download; a CI log does not want it.
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        # ... nor its "View run ... at: URL" lines, which would land on stdout among the gate's reports.
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         # MLflow's database layer logs a full traceback before it raises; the error it raises becomes our
         # one-line StoreUnavailable, so its log would only bury that line (90 lines for a read-only store).
         logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
@@ -216,10 +220,14 @@ class Store:
 
     # -- logging --------------------------------------------------------------------------
 
-    def log_record(self, record: EvalRecord, *, experiment: str = DEFAULT_EXPERIMENT) -> EvalRecord:
+    def log_record(
+        self, record: EvalRecord, *, experiment: str = DEFAULT_EXPERIMENT, pointer: str | None = None
+    ) -> EvalRecord:
         """Log a record as a new MLflow run; returns it with `mlflow_run_id` set.
 
-        A record already logged to this store comes back unchanged: its run is never written again.
+        The run is named and tagged for MLflow's UI (`gate.store.story`: checkpoint@commit, user, PR,
+        pointer, hardware). A record already logged to this store comes back unchanged: its run is never
+        written again.
         """
         with self._guard("logging the record"):
             record = seal(record)
@@ -237,11 +245,8 @@ class Store:
                         )
                     return record
             exp_id = self._experiment_id(experiment)
-            run = self.client.create_run(
-                exp_id,
-                run_name=f"{record.suite.name}:{record.model.id}",
-                tags={"gate.model_id": record.model.id, "gate.suite": record.suite.name},
-            )
+            ctx = story.run_context(record, pointer=pointer)
+            run = self.client.create_run(exp_id, run_name=story.run_name(record, ctx), tags=story.run_tags(record, ctx))
         run_id = run.info.run_id
         final = record.with_run_id(run_id)
         try:
@@ -269,9 +274,33 @@ class Store:
                 lines = (json.dumps(asdict(it)) + "\n" for it in t.items)
                 (items / f"{mlflow_key(t.name)}.jsonl").write_text("".join(lines))
             self.client.log_artifacts(run_id, d)
+        self.client.log_table(run_id, story.items_table(record), story.ITEMS_TABLE)
+        self.client.log_inputs(run_id, datasets=_dataset_inputs(record))
         # Last: a run with this tag is complete, and the tag is what a freeze pins.
         digest = seal(record).digest or ""
         self.client.log_batch(run_id, tags=[RunTag(DIGEST_TAG, digest), RunTag(SHA_TAG, _sha256(data))])
+
+    def log_comparison(self, run_id: str, cmp: Comparison, files: dict[str, str]) -> None:
+        """Log a diff's verdict to the candidate's run: its state and per-task decisions as tags, deltas and
+        intervals as metrics, and `files` (the reports: JSON, markdown, HTML) as artifacts under
+        `diff/<baseline>-<time>/`, so a second diff adds to the run and never replaces the first.
+        """
+        with self._guard(f"logging the diff to run {run_id}"):
+            if self._gate_run(run_id) is None:
+                raise ConfigError(
+                    f"the candidate's MLflow run {run_id} is not in {safe_uri(self.tracking_uri)}; "
+                    "log the record to this store (gate run) or pass --no-mlflow"
+                )
+            ts = int(time.time() * 1000)
+            metrics = [Metric(k, v, ts, 0) for k, v in story.comparison_metrics(cmp).items()]
+            for i in range(0, len(metrics), _MAX_BATCH):
+                self.client.log_batch(run_id, metrics=metrics[i : i + _MAX_BATCH])
+            self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in story.comparison_tags(cmp).items()])
+            folder = f"{story.comparison_prefix(cmp)}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}"
+            with tempfile.TemporaryDirectory(prefix="gate-diff-") as d:
+                for name, text in files.items():
+                    Path(d, name).write_text(text)
+                self.client.log_artifacts(run_id, d, folder)
 
     def _mark_failed(self, run_id: str) -> None:
         # The store is already failing; the StoreUnavailable being raised says why.
@@ -443,6 +472,20 @@ class Store:
             for r in runs
             if SHA_TAG in r.data.tags
         ]
+
+
+def _dataset_inputs(record: EvalRecord) -> list:
+    """The record's tasks as MLflow dataset inputs (the run page's "Datasets used"): name, items, digest."""
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.entities import DatasetInput, InputTag
+
+    out = []
+    for label in story.dataset_labels(record):
+        source = CodeDatasetSource({"lm_eval_task": label.name, "items": label.items, "subtasks": label.subtasks})
+        ds = MetaDataset(source, name=label.name, digest=label.digest)
+        out.append(DatasetInput(ds._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "evaluation")]))
+    return out
 
 
 def _reason(e: MlflowException) -> str:
