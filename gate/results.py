@@ -265,6 +265,13 @@ class Comparison:
         return f"{word} against {ref}: no gated task dropped more than allowed ({len(gated)} gated{tail})."
 
 
+def fmt_score(value: float | None, percent: bool) -> str:
+    """A score as people read it: a percentage for proportions (46.7%), else 4 significant digits."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value * 100:.1f}%" if percent else f"{value:.4g}"
+
+
 def fmt_delta(value: float | None, percent: bool, signed: bool = True) -> str:
     """Metric units as people read them: points (x100) for proportions."""
     if value is None or math.isnan(value):

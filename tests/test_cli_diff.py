@@ -65,7 +65,7 @@ def test_markdown_to_a_file_with_the_headline_on_stderr(tmp_path):
     md = out.read_text()
     assert md.startswith("### ❌ BLOCKED against baseline")
     assert "run a1b2c3d4e5f6" in md and "<details>" in md and "MDE" in md
-    assert r.stdout == "" and r.stderr.startswith("BLOCKED against baseline")
+    assert r.stdout == "" and r.stderr.startswith("gate: BLOCKED: against baseline")
 
 
 def test_without_thresholds_every_task_is_gated():

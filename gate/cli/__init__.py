@@ -92,14 +92,26 @@ class GateGroup(click.Group):
 @click.group(cls=GateGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gate")
 @click.option("--debug", is_flag=True, help="On an error, also print its traceback (env: GATE_DEBUG=1).")
-def cli(debug: bool) -> None:
+@click.option(
+    "-q", "--quiet", is_flag=True, help="No progress bars or progress lines on stderr; warnings and errors still."
+)
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Also show lm-eval's, transformers' and datasets' own logs and warnings."
+)
+def cli(debug: bool, quiet: bool, verbose: bool) -> None:
     """A regression gate for LLM checkpoints.
 
     Evaluate a checkpoint with lm-evaluation-harness, check it against floors, diff it
     against a frozen MLflow baseline, and report to the pull request.
 
     Exit codes: 0 passed, 1 the gate failed, 2 bad config or usage, 3 infrastructure failure.
+
+    Reports go to stdout; progress bars (on a terminal), progress lines and the last line, the state and
+    the wall time, go to stderr. Colour only on a terminal, never with NO_COLOR set.
     """
+    from gate.cli import console
+
+    console.setup(quiet=quiet, verbose=verbose)
 
 
 def _register() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gate.cli import cli
+from gate.cli import cli, console
 from gate.cli.options import format_option
 from gate.config import load_thresholds
 from gate.record import load
@@ -41,5 +41,6 @@ def check(record, thresholds_path, inconclusive_blocks, fmt):
 
     verdict = check_record(load(record), load_thresholds(thresholds_path), inconclusive_blocks=inconclusive_blocks)
     text = render_verdict(verdict, fmt)
-    click.echo(text, err=fmt == "text", nl=False)
+    click.echo(text, nl=False)
+    console.finish(verdict.state, verdict.headline)
     click.get_current_context().exit(verdict.exit_code)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from gate.cli import cli
+from gate.cli import cli, console
 from gate.cli.options import data_dir_option
 
 
@@ -80,7 +80,7 @@ def stage_cmd(
     n = int(sample) if str(sample).strip() not in ("", "0") else None
     req = StageRequest(stage, pointer, suite, thresholds, out_dir, floors, n, seed, data_dir, baseline,
                        public_tracking_uri)  # fmt: skip
-    result = run_stage(req, progress=lambda m: click.echo(f"gate: {m}", err=True))
+    result = run_stage(req, progress=console.progress)
     click.echo(f"gate: {stage} stage {result.outcome}: {result.headline}", err=True)
     _emit(result.github_output())
     click.get_current_context().exit(result.exit_code)

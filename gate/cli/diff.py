@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from gate import record as records
-from gate.cli import cli
+from gate.cli import cli, console
 from gate.cli.options import REQUIRE_DIGEST
 from gate.config import load_thresholds
 from gate.files import check_output, write_output
@@ -100,6 +100,5 @@ def diff(
         from gate.store.story import log_verdict
 
         log_verdict(candidate.mlflow_run_id, result, lambda m: click.echo(f"gate: warning: {m}", err=True), store=store)
-    if output is not None or fmt != "text":
-        click.echo(result.headline, err=True)
+    console.finish(result.state, result.headline)
     ctx.exit(result.exit_code)

@@ -88,7 +88,7 @@ def plan(
         click.echo(json.dumps(data, indent=1, default=str))
     else:
         for line in result.lines():
-            click.echo(line, err=True)
+            click.echo(line)
         if result.unresolved:
             click.echo(
                 f"gate: {len(result.unresolved)} of {len(result.tasks)} gated task(s) cannot resolve their allowance "

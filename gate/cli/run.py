@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gate.cli import cli
+from gate.cli import cli, console
 from gate.cli.options import data_dir_option
 from gate.config import BACKENDS, DTYPES, ModelSpec, load_suite, load_thresholds
 
@@ -170,9 +170,19 @@ def run(
         thresholds=_thresholds(thresholds_path, needed=bool(then_path or early_verdict)),
         early_verdict=early_verdict,
     )
-    result = evaluate_checkpoint(request, progress=lambda m: click.echo(f"gate: {m}", err=True))
-    click.echo(result.summary, err=True)
+    result = evaluate_checkpoint(request, progress=console.progress)
+    click.echo(result.summary)
+    floors = [r.verdict for r in _stages(result) if r.verdict is not None]
+    failed = next((v for v in floors if not v.passed), None)
+    state = failed.state if failed else "recorded"
+    console.finish(state, failed.headline if failed else f"record {result.path}")
     click.get_current_context().exit(result.exit_code)
+
+
+def _stages(result):
+    while result is not None:
+        yield result
+        result = result.next
 
 
 def _thresholds(path: Path, *, needed: bool):

@@ -70,8 +70,10 @@ def evaluate(
     """
     import lm_eval.evaluator
 
+    from gate.lmeval.terminal import task_bar
+
     try:
-        with _without_env_probes():
+        with _without_env_probes(), task_bar(task, sum(len(ids) for ids in doc_ids.values())):
             results = lm_eval.evaluator.simple_evaluate(
                 model=lm,
                 tasks=tasks,

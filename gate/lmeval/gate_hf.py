@@ -24,6 +24,7 @@ from lm_eval.models.huggingface import HFLM
 from transformers import DynamicCache
 
 from gate.lmeval.prefix_tree import DEFAULT_MIN_SPAN, Node, build_tree
+from gate.lmeval.terminal import request_bar
 
 LOGIT_BUDGET_BYTES = 1 << 30  # kept logits per forward pass: bounds memory when many positions are scored
 DEFAULT_TOKEN_BUDGET = 32768  # new tokens per forward pass (padding included)
@@ -119,21 +120,27 @@ class PrefixCachedHFLM(HFLM):
         self._logp_dtype = torch.float32  # set by _gather to the log-softmax dtype
         rows = override_bs or (self.batch_size if isinstance(self.batch_size, int) else 64)
         self._max_rows = max(1, int(rows))
-        with torch.no_grad():
-            self._forward_children([(c, 0) for c in root.children], None)
+        # The task's progress bar moves as targets are scored (gate.lmeval.terminal; silent unless shown).
+        self._bar = request_bar(sum(len(node.targets) for node in root.walk()), "Running loglikelihood requests")
+        try:
+            with torch.no_grad():
+                self._forward_children([(c, 0) for c in root.children], None)
+        finally:
+            self._bar.close()
         out = []
         for i in range(n):
             # hf sums the gathered log-probs of the continuation in the softmax dtype (the floats held
             # here are those values exactly: float32 -> Python float -> float32 round-trips)
             total = torch.tensor(self._logp[i], dtype=self._logp_dtype).sum()
             out.append((float(total), self._greedy[i]))
-        del self._logp, self._greedy, self._logp_dtype
+        del self._logp, self._greedy, self._logp_dtype, self._bar
         return out
 
     def _forward_children(self, nodes: list[tuple[Node, int]], parent: _Level | None) -> None:
         nodes = sorted(nodes, key=lambda nr: len(nr[0].tokens))
         for chunk in self._chunks(nodes):
             level = self._forward(chunk, parent)
+            self._bar.update(sum(len(node.targets) for node, _ in chunk))
             kids = [(c, row) for row, (node, _) in enumerate(chunk) for c in node.children]
             if kids:
                 self._forward_children(kids, level)

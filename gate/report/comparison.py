@@ -12,7 +12,7 @@ import math
 from dataclasses import asdict
 from typing import Any
 
-from gate.results import CategoryMove, Comparison, FlippedItem, TaskComparison, fmt_delta
+from gate.results import CategoryMove, Comparison, FlippedItem, TaskComparison, fmt_delta, fmt_score
 from gate.store.keys import safe_uri
 from gate.text import clip
 
@@ -36,12 +36,6 @@ def render_comparison(c: Comparison, fmt: str) -> str:
     if fmt == "text":
         return _text(c)
     raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
-
-
-def _value(v: float | None, percent: bool) -> str:
-    if v is None:
-        return "n/a"
-    return f"{v * 100:.1f}%" if percent else f"{v:.4g}"
 
 
 def _ci(t: TaskComparison) -> str:
@@ -107,8 +101,8 @@ def _text(c: Comparison) -> str:
                 t.name,
                 t.kind,
                 t.metric,
-                _value(t.baseline_value, t.percent),
-                _value(t.candidate_value, t.percent),
+                fmt_score(t.baseline_value, t.percent),
+                fmt_score(t.candidate_value, t.percent),
                 fmt_delta(t.delta, t.percent),
                 _ci(t),
                 fmt_delta(t.mde, t.percent, signed=False),
@@ -136,7 +130,7 @@ def _text(c: Comparison) -> str:
 
 
 def _category_text(m: CategoryMove, percent: bool) -> str:
-    move = f"{_value(m.baseline, percent)} -> {_value(m.candidate, percent)}"
+    move = f"{fmt_score(m.baseline, percent)} -> {fmt_score(m.candidate, percent)}"
     return f"{m.category} {move} ({fmt_delta(m.delta, percent)})"
 
 
@@ -179,8 +173,8 @@ def _markdown(c: Comparison) -> str:
         if t.blocking:
             decision = f"**{decision} (blocks)**"
         out.append(
-            f"| `{t.name}` ({_cell(t.metric)}) | {t.kind} | {_value(t.baseline_value, t.percent)} "
-            f"| {_value(t.candidate_value, t.percent)} | {fmt_delta(t.delta, t.percent)} | {_ci(t)} "
+            f"| `{t.name}` ({_cell(t.metric)}) | {t.kind} | {fmt_score(t.baseline_value, t.percent)} "
+            f"| {fmt_score(t.candidate_value, t.percent)} | {fmt_delta(t.delta, t.percent)} | {_ci(t)} "
             f"| {fmt_delta(t.mde, t.percent, signed=False)} | {_allowed(t)} | {decision} |"
         )
     out.append("")

@@ -6,27 +6,42 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from gate.results import Verdict
+from gate.metrics import UNIT, base_name, metric_range
+from gate.results import FloorCheck, Verdict, fmt_delta, fmt_score
 
 
-def _fmt(x: float | None, digits: int = 3) -> str:
-    return "-" if x is None else f"{x:.{digits}f}"
+def _percent(c: FloorCheck) -> bool:
+    """Scores of a metric bounded by [0, 1] read as percentages, margins as points, as in `gate diff`."""
+    return metric_range(c.metric) == UNIT
+
+
+# Columns of numbers: right-aligned in the terminal, so digits line up.
+_NUMERIC = frozenset({"value", "floor", "margin", "n"})
 
 
 def verdict_rows(v: Verdict) -> list[list[str]]:
     rows = [["task", "metric", "value", f"{100 * (1 - v.alpha):.0f}% CI", "floor", "margin", "n", "outcome"]]
     for c in v.checks:
-        ci = "-" if c.ci_low is None else f"[{c.ci_low:.3f}, {c.ci_high:.3f}]"
-        floor = f"{'>=' if c.higher_is_better else '<='} {c.floor}"
+        pc = _percent(c)
+        ci = "-" if c.ci_low is None else f"({fmt_score(c.ci_low, pc)}, {fmt_score(c.ci_high, pc)})"
+        floor = f"{'>=' if c.higher_is_better else '<='} {fmt_score(c.floor, pc)}"
         outcome = c.outcome + (" (near chance)" if c.near_chance else "")
-        rows.append([c.task, c.metric, _fmt(c.value), ci, floor, _fmt(c.margin, 3), str(c.n), outcome])
+        margin = "-" if c.margin is None else fmt_delta(c.margin, pc)
+        value = "-" if c.value is None else fmt_score(c.value, pc)
+        rows.append([c.task, base_name(c.metric), value, ci, floor, margin, str(c.n), outcome])
     return rows
 
 
 def render_verdict_text(v: Verdict) -> str:
     rows = verdict_rows(v)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    right = [h in _NUMERIC for h in rows[0]]
+
+    def line(r: list[str]) -> str:
+        cells = (c.rjust(w) if rj else c.ljust(w) for c, w, rj in zip(r, widths, right, strict=True))
+        return "  ".join(cells).rstrip()
+
+    lines = [line(r) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     out = [v.headline, "", *lines]
     if v.reasons:
@@ -39,7 +54,10 @@ def render_verdict_text(v: Verdict) -> str:
         out += [
             "",
             "Near chance: "
-            + ", ".join(f"{c.task} ({_fmt(c.value)} vs chance {_fmt(c.chance)})" for c in notes)
+            + ", ".join(
+                f"{c.task} ({fmt_score(c.value, _percent(c))} vs chance {fmt_score(c.chance, _percent(c))})"
+                for c in notes
+            )
             + ". A floor there cannot tell this model from random guessing.",
         ]
     return "\n".join(out) + "\n"

@@ -20,8 +20,9 @@ from gate.domain.cases import judge_missing
 from gate.errors import ConfigError, EvalFailed
 from gate.files import check_output
 from gate.github.actions import check_credentials
+from gate.metrics import UNIT, base_name, metric_range
 from gate.record import EvalRecord
-from gate.results import Verdict
+from gate.results import Verdict, fmt_delta, fmt_score
 from gate.run.models import DEFAULT_MODEL, LoadedModel, check_model_options, load_lm
 from gate.run.runner import RunOptions, run_suite, validate_suite
 
@@ -85,10 +86,11 @@ class RunResult:
             if t.status != "ok":
                 lines.append(f"  {t.name}: {t.skip_reason}")
                 continue
-            se = f" ± {t.stderr:.3f}" if t.stderr is not None else ""
-            line = f"  {t.name} {t.metric} = {t.value:.3f}{se} (n={t.n}, {t.num_fewshot}-shot)"
+            pc = metric_range(t.metric) == UNIT  # proportions in percent, their stderr in points, as gate diff
+            se = f" ± {fmt_delta(t.stderr, pc, signed=False)}" if t.stderr is not None else ""
+            line = f"  {t.name} {base_name(t.metric)} = {fmt_score(t.value, pc)}{se} (n={t.n}, {t.num_fewshot}-shot)"
             if t.early_stop is None and near_chance(task_interval(t), t.chance, t.higher_is_better):
-                line += f"  near chance ({t.chance:.2f}): no signal for this model"
+                line += f"  near chance ({fmt_score(t.chance, pc)}): no signal for this model"
             lines.append(line)
         lines.append(f"record: {self.path}" + (f"  mlflow run: {r.mlflow_run_id}" if r.mlflow_run_id else ""))
         if self.verdict is not None:
