@@ -1169,7 +1169,8 @@ def store(tmp_path_factory) -> Iterator[Path]:
     records carried one), `bad` whose record disagrees with itself (logged by something other than the gate)."""
     from mlflow import MlflowClient
 
-    from gate.store.tracking import SHA_TAG, Store
+    from gate.store.baselines import SHA_TAG
+    from gate.store.tracking import Store
 
     root = tmp_path_factory.mktemp("store")
     s = Store(f"sqlite:///{root / 'mlflow.db'}")

@@ -14,8 +14,9 @@ import gate.cli.baseline  # noqa: F401  (registers `gate baseline`)
 from gate import record as records
 from gate.cli import cli
 from gate.errors import BaselineNotFound, ConfigError, StoreUnavailable
+from gate.store.baselines import BASELINE_MODEL, SHA_TAG
 from gate.store.keys import metric_key
-from gate.store.tracking import BASELINE_MODEL, SHA_TAG, Store
+from gate.store.tracking import Store
 from tests.fixtures_store import make_record
 
 
@@ -298,7 +299,7 @@ def test_show_writes_the_record_only_where_nothing_is_or_with_overwrite(store: S
 
 
 def test_a_logged_run_carries_the_record_digest_and_a_refused_freeze_logs_nothing(store: Store, record) -> None:
-    from gate.store.tracking import DIGEST_TAG
+    from gate.store.baselines import DIGEST_TAG
 
     logged = store.log_record(record)
     assert store.client.get_run(logged.mlflow_run_id).data.tags[DIGEST_TAG] == logged.digest
