@@ -13,6 +13,7 @@ from gate.config.thresholds import JaggedRule
 from gate.decide.compare import compare
 from gate.decide.jagged import robust_z
 from gate.errors import ConfigError
+from gate.github.delivery import check_verdict
 from gate.report.comparison import render_comparison
 from gate.results import Comparison
 from tests.fixtures_diff import REF, base_scores, flip, record, task, thresholds
@@ -63,6 +64,8 @@ def test_a_drop_out_of_line_says_so_and_blocks_when_the_thresholds_say_so():
     assert any(reason.startswith("jagged profile: hellaswag -11.7 pts") for reason in r.blocking_reasons)
     assert "hellaswag -11.7 pts while" in r.headline
     assert "Jagged profile (blocks)" in render_comparison(r, "markdown")
+    check = check_verdict(r)  # the GitHub check says the same: failure, with the jagged task annotated
+    assert check.state == "failure" and any(a.title == "model-gate: jagged profile" for a in check.annotations)
 
 
 def test_the_threshold_and_the_minimum_of_tasks_come_from_the_rule():
