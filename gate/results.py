@@ -191,6 +191,21 @@ class Forgetting:
 
 
 @dataclass(frozen=True)
+class JaggedTask:
+    """A general task whose change is far out of line with the other general tasks' (`gate.decide.jagged`)."""
+
+    name: str
+    delta: float  # candidate - baseline, metric units
+    stderr: float
+    z: float  # robust z-score among the others' standardised deltas, in the metric's better direction
+    threshold: float
+    others: tuple[str, ...]
+    blocking: bool
+    percent: bool
+    message: str
+
+
+@dataclass(frozen=True)
 class Comparison:
     baseline: BaselineRef
     baseline_model: str
@@ -207,6 +222,7 @@ class Comparison:
     forgetting: Forgetting | None
     blocking_reasons: tuple[str, ...]
     unmatched_rules: tuple[str, ...] = ()  # thresholds tasks in neither record (e.g. another stage's)
+    jagged: tuple[JaggedTask, ...] = ()  # general tasks out of line with the rest: a warning unless it blocks
 
     @property
     def blocking(self) -> bool:
@@ -335,4 +351,5 @@ def _comparison(data: Mapping[str, Any]) -> Comparison:
         policy=_plain(Policy, data["policy"]),
         tasks=tuple(_task(t) for t in data["tasks"]),
         forgetting=forgetting,
+        jagged=tuple(_plain(JaggedTask, j) for j in data.get("jagged", ())),
     )

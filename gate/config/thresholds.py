@@ -40,12 +40,22 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class JaggedRule:
+    """When a general task's change is out of line with the others' (`gate.decide.jagged`)."""
+
+    z: float = 3.5  # robust z-score, in standard errors of the deltas, beyond which a task is jagged
+    min_tasks: int = 4  # general tasks compared: below this there is no "rest" to be out of line with
+    blocks: bool = False  # a warning unless the file says so
+
+
+@dataclass(frozen=True)
 class Thresholds:
     tasks: dict[str, TaskThreshold]
     alpha: float = 0.05
     policy: Policy = field(default_factory=Policy)
     defaults: Defaults = field(default_factory=Defaults)
     path: Path | None = None
+    jagged: JaggedRule = field(default_factory=JaggedRule)
 
     def only(self, task_names: list[str]) -> Thresholds:
         """The rules for these tasks alone, e.g. the fast stage's floors out of a file that covers both stages."""
@@ -90,6 +100,7 @@ def load_thresholds(path: str | Path) -> Thresholds:
         policy=Policy(**data.get("policy", {})),
         defaults=Defaults(**data.get("defaults", {})),
         path=p,
+        jagged=JaggedRule(**data.get("jagged", {})),
     )
 
 

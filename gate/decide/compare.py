@@ -26,6 +26,7 @@ from dataclasses import fields, replace
 
 from gate.config import Policy, TaskThreshold, Thresholds
 from gate.decide import stats
+from gate.decide.jagged import jagged_tasks
 from gate.decide.pairing import flipped_items, pair_items, setup_differences, task_differences
 from gate.decide.task_details import failure_reason, task_context
 from gate.errors import ConfigError
@@ -314,6 +315,7 @@ def compare(
         for tc, _ in drafts
     ]
     forgetting = _forgetting(tasks)
+    jagged = jagged_tasks(tasks, {tc.name: d.stderr for tc, d in drafts if d is not None}, thresholds.jagged)
     reasons = []
     for t in tasks:
         if t.context.blocking_failures:  # as in `gate check`: whatever the average
@@ -335,6 +337,7 @@ def compare(
                 reasons.append(f"{t.name} not comparable: {t.reason}")
     if forgetting and policy.block_on_forgetting:
         reasons.append(forgetting.message)
+    reasons += [f"jagged profile: {j.message}" for j in jagged if j.blocking]
     return Comparison(
         baseline=baseline_ref,
         baseline_model=baseline.model.id,
@@ -351,6 +354,7 @@ def compare(
         forgetting=forgetting,
         blocking_reasons=tuple(reasons),
         unmatched_rules=unmatched,
+        jagged=jagged,
     )
 
 

@@ -12,6 +12,7 @@ import math
 from dataclasses import asdict
 from typing import Any
 
+from gate.report.jagged import jagged_lines
 from gate.results import CategoryMove, Comparison, FlippedItem, TaskComparison, fmt_delta, fmt_score
 from gate.store.keys import safe_uri
 from gate.text import clip
@@ -92,6 +93,7 @@ def _text(c: Comparison) -> str:
     out = [c.headline]
     if c.forgetting:
         out.append(f"!! {c.forgetting.message}")
+    out += jagged_lines(c, "text")
     out.append("")
     head = ("task", "kind", "metric", "baseline", "candidate", "delta", _ci_name(c), "MDE@80%", "allowed", "decision")
     rows = [head]
@@ -164,6 +166,7 @@ def _markdown(c: Comparison) -> str:
     out = [f"### {icon} {_cell(c.headline)}", ""]
     if c.forgetting:
         out += [f"> ⚠️ **{_cell(c.forgetting.message)}.**", ""]
+    out += jagged_lines(c, "markdown", _cell)
     out += [
         f"| task | kind | baseline | candidate | Δ | {_ci_name(c)} | MDE (80% power) | allowed drop | decision |",
         "|---|---|--:|--:|--:|---|--:|--:|---|",
