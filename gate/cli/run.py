@@ -98,6 +98,14 @@ from gate.config import BACKENDS, DTYPES, ModelSpec, load_suite, load_thresholds
     "is wholly above or below its floor (error bounded by alpha). Not for baselines.",
 )
 @click.option(
+    "--shard",
+    default=None,
+    metavar="I/N",
+    help="Evaluate shard I of N: a deterministic share of every task's items, spread evenly over its groups, "
+    "each with the prompt the unsharded run gives it. Writes a shard record (not logged to MLflow); "
+    "`gate merge` combines all N into the unsharded run's record.",
+)
+@click.option(
     "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write the record."
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
@@ -124,6 +132,7 @@ def run(
     then_path,
     thresholds_path,
     early_verdict,
+    shard,
     output,
     overwrite,
     trust_remote_code,
@@ -140,6 +149,7 @@ def run(
                --thresholds thresholds/default.yaml --output runs/ckpt.json
     """
     from gate.run.pipeline import RunRequest, evaluate_checkpoint
+    from gate.run.shards import parse_shard
 
     spec = ModelSpec(
         model=model,
@@ -169,6 +179,7 @@ def run(
         then=load_suite(then_path) if then_path else None,
         thresholds=_thresholds(thresholds_path, needed=bool(then_path or early_verdict)),
         early_verdict=early_verdict,
+        shard=parse_shard(shard) if shard is not None else None,
     )
     result = evaluate_checkpoint(request, progress=lambda m: click.echo(f"gate: {m}", err=True))
     click.echo(result.summary, err=True)

@@ -41,7 +41,7 @@ from mlflow.exceptions import MlflowException
 
 from gate.errors import BaselineNotFound, ConfigError, StoreUnavailable
 from gate.github.actions import check_credentials
-from gate.record import BaselineRef, EvalRecord, dumps, loads, seal
+from gate.record import BaselineRef, EvalRecord, dumps, loads, require_whole, seal
 from gate.store.keys import check_tracking_uri, default_who, mlflow_key, run_metrics, run_params, safe_uri
 from gate.text import clip
 
@@ -220,7 +220,9 @@ class Store:
         """Log a record as a new MLflow run; returns it with `mlflow_run_id` set.
 
         A record already logged to this store comes back unchanged: its run is never written again.
+        A shard's record is refused: MLflow logs the merged run (`gate merge`).
         """
+        require_whole(record, "the record to log")
         with self._guard("logging the record"):
             record = seal(record)
             if record.mlflow_run_id is not None:
