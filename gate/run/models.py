@@ -156,6 +156,12 @@ def _check_spec(spec: ModelSpec, device: str) -> None:
         raise ConfigError(f"--quantize {spec.quantization}: not one of {', '.join(QUANTIZATIONS)}")
     if spec.backend not in BACKENDS:
         raise ConfigError(f"--backend {spec.backend}: not one of {', '.join(BACKENDS)}")
+    if spec.backend == "vllm" and spec.quantization not in VLLM_QUANTIZATION:
+        # refused before anything else: the record would say 8bit of a model vLLM ran otherwise
+        raise ConfigError(
+            f"--backend vllm --quantize {spec.quantization}: vLLM quantises in flight with bitsandbytes to 4-bit only; "
+            "use --quantize 4bit, --backend hf for 8-bit, or give vLLM a pre-quantised (AWQ/GPTQ) checkpoint"
+        )
     if spec.quantization != "none":
         if not device.startswith("cuda"):
             raise GpuRequired(
@@ -271,6 +277,24 @@ def check_model_options(spec: ModelSpec) -> None:
         raise ConfigError(f"--model {spec.model}: not a directory; pass a checkpoint folder or a hub id")
 
 
+# --quantize to vLLM's `quantization`: "bitsandbytes" loads unquantised weights as 4-bit NF4 (vLLM >= 0.6)
+VLLM_QUANTIZATION = {"none": None, "4bit": "bitsandbytes"}
+
+
+def vllm_args(spec: ModelSpec, weights: Path, dtype: str) -> dict[str, object]:
+    """The arguments of lm-eval's `vllm` backend: the record's quantisation is the one vLLM is asked to run."""
+    args: dict[str, object] = {
+        "pretrained": str(weights),
+        "dtype": dtype,
+        "trust_remote_code": spec.trust_remote_code,
+        "batch_size": spec.batch_size,
+        "max_length": spec.max_length,
+    }
+    if (quantization := VLLM_QUANTIZATION[spec.quantization]) is not None:
+        args["quantization"] = quantization
+    return args
+
+
 def load_lm(spec: ModelSpec) -> LoadedModel:
     """Load the model once and wrap it in the lm-eval backend the spec names."""
     if spec.model == DEFAULT_MODEL and spec.gguf_file is None:
@@ -284,13 +308,7 @@ def load_lm(spec: ModelSpec) -> LoadedModel:
     fp = fingerprint(local, spec.gguf_file)
     lm_cls = lm_class(spec.backend)
     if spec.backend == "vllm":
-        lm = lm_cls(
-            pretrained=str(weights),
-            dtype=dtype,
-            trust_remote_code=spec.trust_remote_code,
-            batch_size=spec.batch_size,
-            max_length=spec.max_length,
-        )
+        lm = lm_cls(**vllm_args(spec, weights, dtype))
         actual_dtype = dtype
     else:
         model, tok = _load_hf(spec, weights, device, dtype)
