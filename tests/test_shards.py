@@ -26,7 +26,7 @@ SUITE = """name: sharded
 version: 1
 include_paths: [{inc}]
 tasks:
-  - {{task: mmlu, num_fewshot: 1, metric: acc, kind: general, limit: 12}}
+  - {{task: mmlu, num_fewshot: 1, metric: acc, kind: general, limit: 9}}
   - {{task: arc_easy, num_fewshot: 2, metric: acc, kind: general, limit: 8}}
   - {{task: domain_support_policy, num_fewshot: 0, metric: pass, kind: domain, limit: 4, max_gen_toks: 8}}
 """
@@ -82,7 +82,10 @@ def test_three_shards_merged_are_the_unsharded_record(runs, tmp_path):
         # values summed in another order: equal to the last bits of a float
         assert m.value == pytest.approx(w.value, rel=1e-12, abs=1e-15), m.name
         assert m.stderr == pytest.approx(w.stderr, rel=1e-9), m.name
-        assert (m.chance is None) == (w.chance is None) and m.chance == pytest.approx(w.chance, rel=1e-12), m.name
+        if w.chance is None:
+            assert m.chance is None, m.name
+        else:
+            assert m.chance == pytest.approx(w.chance, rel=1e-12), m.name
     mmlu = whole.task("mmlu")
     assert len(mmlu.subtasks) > 3 and mmlu.category_scores == {} and whole.task("domain_support_policy").category_scores
 
@@ -165,7 +168,7 @@ def test_a_shard_is_never_checked_diffed_or_logged_as_a_run(runs, tmp_path):
     assert r.exit_code == 2 and "gate merge" in r.stderr and str(paths[0]) in r.stderr, r.output
     r = CliRunner().invoke(cli, ["diff", str(paths[0]), "--baseline-record", str(paths[1])])
     assert r.exit_code == 2 and "shard: 1/3" in r.stderr, r.output
-    with pytest.raises(Exception, match="gate merge"):
+    with pytest.raises(Exception, match="shard.count: the run has 3 shards but shard.s. 2, 3 are not given"):
         merge_shards([(str(paths[0]), records.load(paths[0]))])  # one of three: the others are missing
     from gate.errors import ConfigError
     from gate.store.tracking import Store
