@@ -169,6 +169,20 @@ class BaselineRef:
 
 
 @dataclass(frozen=True)
+class RunSetup:
+    """Where and how the run ran (`gate.run.setup`); `gate diff` compares it (`gate.decide.pairing`)."""
+
+    accelerator: str  # "cpu", or the GPU model (e.g. "NVIDIA H200")
+    device_count: int  # GPUs the model ran on (0 on CPU)
+    driver: str | None  # NVIDIA driver version
+    cuda: str | None  # the CUDA version torch was built with
+    max_length: int  # the context window in tokens (--max-length, else the model config's)
+    tokenizer_hash: str  # sha256 of the tokenizer's definition and chat template
+    processes: int = 1  # data-parallel processes (spread: not a setup difference)
+    shards: int = 1  # runners the items were spread over (`gate merge`; spread: not a setup difference)
+
+
+@dataclass(frozen=True)
 class ShardTask:
     """One task of a shard: its whole (unsharded) item pool, and what merging needs beyond the items."""
 
@@ -204,6 +218,7 @@ class EvalRecord:
     digest: str | None = field(default=None, compare=False)
     # A shard's share of a run (`gate run --shard`); None for a whole run, whose JSON has no `shard` key.
     shard: ShardInfo | None = None
+    setup: RunSetup | None = None  # where and how it ran; None in records written before it was recorded
 
     def task(self, name: str) -> TaskResult:
         for t in self.tasks:
@@ -230,8 +245,9 @@ class EvalRecord:
 
 def to_dict(record: EvalRecord) -> dict[str, Any]:
     data = asdict(record)
-    if data.get("shard") is None:  # a whole run's JSON (and digest) is what it was before shards existed
-        data.pop("shard", None)
+    for key in ("shard", "setup"):  # absent, the JSON (and digest) is what it was before these fields existed
+        if data.get(key) is None:
+            data.pop(key, None)
     return data
 
 
@@ -314,6 +330,7 @@ def from_dict(
         schema_version=data["schema_version"],
         digest=data.get("digest"),
         shard=_shard(data.get("shard")),
+        setup=RunSetup(**data["setup"]) if data.get("setup") is not None else None,
     )
     check(record, source)
     if (problem := check_digest(data, required=require_digest, why=why)) is not None:

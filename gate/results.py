@@ -207,6 +207,8 @@ class Comparison:
     forgetting: Forgetting | None
     blocking_reasons: tuple[str, ...]
     unmatched_rules: tuple[str, ...] = ()  # thresholds tasks in neither record (e.g. another stage's)
+    # hardware and library differences that may move scores a little (gate.decide.pairing.environment_differences)
+    environment_differences: tuple[str, ...] = ()
 
     @property
     def blocking(self) -> bool:

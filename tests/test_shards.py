@@ -68,6 +68,10 @@ def test_three_shards_merged_are_the_unsharded_record(runs, tmp_path):
     merged = records.load(tmp_path / "merged.json")
     assert merged.shard is None and merged.model == whole.model and merged.suite == whole.suite
     assert merged.sampling == whole.sampling and merged.versions == whole.versions
+    # where it ran: the same setup, spread over three runners
+    assert whole.setup is not None and whole.setup.accelerator == "cpu" and whole.setup.device_count == 0
+    assert whole.setup.max_length > 0 and whole.setup.tokenizer_hash.startswith("sha256:")
+    assert merged.setup == replace(whole.setup, shards=3)
     for m, w in zip(merged.tasks, whole.tasks, strict=True):
         # same items in the same order, each with its doc and prompt hash, score and prediction
         assert m.items == w.items, m.name
@@ -128,6 +132,7 @@ def _moved_item(shard, other):
         ("missing", "shard.count"),
         ("duplicate", "shard.index"),
         ("overlap", "tasks.1 (arc_easy).items"),
+        ("tokenizer", "setup.tokenizer_hash"),
         ("whole run", "shard: none"),
     ],
 )
@@ -144,6 +149,7 @@ def test_merge_refuses_shards_of_different_runs(runs, tmp_path, case, field):
         ),
         "shard count": lambda: replace(two, shard=replace(two.shard, count=4)),
         "overlap": lambda: _moved_item(two, one),
+        "tokenizer": lambda: replace(two, setup=replace(two.setup, tokenizer_hash="sha256:" + "2" * 64)),
         "whole run": lambda: whole,
     }
     if case == "missing":

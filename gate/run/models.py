@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from gate.config import BACKENDS, DTYPES, QUANTIZATIONS, ModelSpec, resolve_backend
 from gate.errors import ConfigError, GpuRequired, ModelLoadError
 from gate.lmeval.backends import lm_class
-from gate.record import ModelInfo
+from gate.record import ModelInfo, RunSetup
 from gate.text import clip
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -44,6 +44,7 @@ class LoadedModel:
 
     lm: object  # lm_eval.api.model.LM
     info: ModelInfo
+    setup: RunSetup | None = None  # where and how it runs (gate.run.setup); every record says it
 
 
 def cache_dir() -> Path:
@@ -332,7 +333,9 @@ def load_lm(spec: ModelSpec) -> LoadedModel:
         backend=spec.backend,
         gguf_file=spec.gguf_file,
     )
-    return LoadedModel(lm=lm, info=info)
+    from gate.run.setup import run_setup
+
+    return LoadedModel(lm=lm, info=info, setup=run_setup(lm, device))
 
 
 def _load_hf(spec: ModelSpec, weights: Path, device: str, dtype: str):

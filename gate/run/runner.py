@@ -255,4 +255,5 @@ def build_record(
         timing=Timing(wall_seconds=round(wall, 3), items_per_second=round(n_items / wall, 3) if wall > 0 else 0.0),
         sampling=sampling,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        setup=loaded.setup,
     )

@@ -147,6 +147,11 @@ def _same(src: str, rec: EvalRecord, ref_src: str, ref: EvalRecord) -> None:
         ("versions", asdict(rec.versions), asdict(ref.versions), "shards run by different versions do not merge"),
         ("sampling", asdict(rec.sampling), asdict(ref.sampling), "shards of different samples do not merge"),
     ]
+    if rec.setup is not None or ref.setup is not None:  # the merged record holds one setup: the shards' own
+        same_setup = "shards run on different setups do not merge (run every shard alike)"
+        checks.append(
+            ("setup", asdict(rec.setup) if rec.setup else {}, asdict(ref.setup) if ref.setup else {}, same_setup)
+        )
     for part, a, b, why in checks:
         for key in b:
             if a.get(key) != b[key]:
@@ -217,6 +222,7 @@ def merge_shards(shards: Sequence[tuple[str, EvalRecord]]) -> EvalRecord:
         mlflow_run_id=None,
         digest=None,
         shard=None,
+        setup=replace(ref.setup, shards=ref.shard.count) if ref.setup is not None else None,
     )
 
 
