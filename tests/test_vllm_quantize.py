@@ -39,3 +39,31 @@ def test_vllm_quantisation_refused_in_one_line_before_loading(repo, tmp_path, qu
     assert r.exit_code == 2, r.output
     (line,) = r.stderr.strip().splitlines()
     assert says in line, line
+
+
+def test_vllm_spread_settings_reach_vllm_and_need_it():
+    spec = ModelSpec(
+        model="m", backend="vllm", tensor_parallel_size=2, data_parallel_size=4, gpu_memory_utilization=0.8
+    )
+    args = vllm_args(spec, Path("/w"), "bfloat16")
+    assert (args["tensor_parallel_size"], args["data_parallel_size"], args["gpu_memory_utilization"]) == (2, 4, 0.8)
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--backend", "hf", "--tensor-parallel-size", "2"], "are vLLM's: add --backend vllm"),
+        (["--backend", "vllm", "--tensor-parallel-size", "2"], "needs a CUDA GPU"),
+    ],
+)
+def test_vllm_spread_refused_in_one_line_without_vllm_or_cuda(repo, tmp_path, args, says):
+    import torch
+
+    if torch.cuda.is_available() and "vllm" in args:
+        pytest.skip("a GPU machine can run vllm")
+    cmd = ["run", "--model", "smollm2-135m", "--no-mlflow", *args]
+    cmd += ["--suite", str(repo / "suites/fast.yaml"), "--output", str(tmp_path / "o.json")]
+    r = CliRunner().invoke(cli, cmd)
+    assert r.exit_code == 2, r.output
+    (line,) = r.stderr.strip().splitlines()
+    assert says in line, line

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 
-from gate.config import BACKENDS, DTYPES, QUANTIZATIONS, ModelSpec, resolve_backend
+from gate.config import BACKENDS, DTYPES, QUANTIZATIONS, SERVED_BACKENDS, ModelSpec, resolve_backend
 from gate.errors import ConfigError, GpuRequired, ModelLoadError
 from gate.lmeval.backends import lm_class
 from gate.record import ModelInfo, RunSetup
@@ -157,6 +157,13 @@ def _check_spec(spec: ModelSpec, device: str) -> None:
         raise ConfigError(f"--quantize {spec.quantization}: not one of {', '.join(QUANTIZATIONS)}")
     if spec.backend not in BACKENDS:
         raise ConfigError(f"--backend {spec.backend}: not one of {', '.join(BACKENDS)}")
+    if spec.backend in SERVED_BACKENDS:
+        return  # the server runs the model: its options are checked against it (gate.run.served.check_served)
+    spread = spec.tensor_parallel_size > 1 or spec.data_parallel_size > 1 or spec.gpu_memory_utilization is not None
+    if spread and spec.backend != "vllm":
+        raise ConfigError(
+            "--tensor-parallel-size, --data-parallel-size and --gpu-memory-utilization are vLLM's: add --backend vllm"
+        )
     if spec.backend == "vllm" and spec.quantization not in VLLM_QUANTIZATION:
         # refused before anything else: the record would say 8bit of a model vLLM ran otherwise
         raise ConfigError(
@@ -263,6 +270,8 @@ def check_model_options(spec: ModelSpec) -> None:
     files), so `gate run` can make them before anything expensive."""
     device = resolve_device(spec.device)
     _check_spec(spec, device)
+    if spec.backend in SERVED_BACKENDS:
+        return  # the server holds the weights (gate.run.served.check_served asks it)
     resolve_dtype(spec.dtype, device)
     if spec.model == DEFAULT_MODEL:
         smollm2_gguf_dir()
@@ -293,6 +302,12 @@ def vllm_args(spec: ModelSpec, weights: Path, dtype: str) -> dict[str, object]:
     }
     if (quantization := VLLM_QUANTIZATION[spec.quantization]) is not None:
         args["quantization"] = quantization
+    if spec.tensor_parallel_size > 1:
+        args["tensor_parallel_size"] = spec.tensor_parallel_size
+    if spec.data_parallel_size > 1:
+        args["data_parallel_size"] = spec.data_parallel_size
+    if spec.gpu_memory_utilization is not None:
+        args["gpu_memory_utilization"] = spec.gpu_memory_utilization
     return args
 
 
@@ -301,6 +316,10 @@ def load_lm(spec: ModelSpec) -> LoadedModel:
     if spec.model == DEFAULT_MODEL and spec.gguf_file is None:
         spec = replace(spec, gguf_file=SMOLLM2_GGUF)
     spec = resolve_backend(spec)  # library callers that name no backend get lm-eval's plain one
+    if spec.backend in SERVED_BACKENDS:  # nothing to load: lm-eval's API model talks to the server
+        from gate.run.served import load_served
+
+        return load_served(spec)
     device = resolve_device(spec.device)
     _check_spec(spec, device)
     dtype = resolve_dtype(spec.dtype, device)

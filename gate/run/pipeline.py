@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gate import record as records
-from gate.config import ModelSpec, Suite, Thresholds, resolve_backend
+from gate.config import SERVED_BACKENDS, ModelSpec, Suite, Thresholds, resolve_backend
 from gate.decide.floors import check, task_interval
 from gate.decide.stats import near_chance
 from gate.domain.cases import judge_missing
@@ -194,6 +194,10 @@ def preflight(req: RunRequest, spec: ModelSpec) -> None:
             judge_missing(t, None)  # a judged task that is not optional needs --judge-model
     for suite in suites:
         validate_suite(suite, req.data_dir)
+    if spec.backend in SERVED_BACKENDS:  # the server, its model and its log-probabilities, before any item
+        from gate.run.served import check_served, loglikelihood_tasks
+
+        check_served(spec, loglikelihood_tasks(suites, req.data_dir))
     if req.log_to_mlflow and req.shard is None:
         from gate.store.tracking import Store
 
