@@ -198,3 +198,12 @@ def test_bad_shard_options_exit_2_before_the_model_loads(repo, tmp_path, args, s
     r = CliRunner().invoke(cli, cmd + [a if not a.startswith("suites/") else str(repo / a) for a in args])
     assert r.exit_code == 2, r.output
     assert says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+@pytest.mark.slow
+def test_the_merged_record_is_what_mlflow_logs(runs, tmp_path):
+    _, paths = runs
+    r = CliRunner().invoke(cli, ["merge", *map(str, paths), "-o", str(tmp_path / "merged.json")])
+    assert r.exit_code == 0, r.output
+    merged = records.load(tmp_path / "merged.json")
+    assert merged.mlflow_run_id and f"mlflow run: {merged.mlflow_run_id}" in r.stderr
