@@ -67,6 +67,21 @@ class JudgeInfo:
 
 
 @dataclass(frozen=True)
+class CaseResult:
+    """One domain case as scored: its id from the JSONL, category, severity and score (`gate.domain.cases`)."""
+
+    doc_id: int
+    case_id: str
+    category: str | None
+    severity: str | None
+    score: float
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= 1.0
+
+
+@dataclass(frozen=True)
 class TaskResult:
     """One task of a suite, as measured."""
 
@@ -154,6 +169,40 @@ class BaselineRef:
 
 
 @dataclass(frozen=True)
+class RunSetup:
+    """Where and how the run ran (`gate.run.setup`); `gate diff` compares it (`gate.decide.pairing`)."""
+
+    accelerator: str  # "cpu", or the GPU model (e.g. "NVIDIA H200")
+    device_count: int  # GPUs the model ran on (0 on CPU)
+    driver: str | None  # NVIDIA driver version
+    cuda: str | None  # the CUDA version torch was built with
+    max_length: int  # the context window in tokens (--max-length, else the model config's)
+    tokenizer_hash: str  # sha256 of the tokenizer's definition and chat template
+    processes: int = 1  # data-parallel processes (spread: not a setup difference)
+    shards: int = 1  # runners the items were spread over (`gate merge`; spread: not a setup difference)
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """One task of a shard: its whole (unsharded) item pool, and what merging needs beyond the items."""
+
+    task: str
+    pool: dict[str, int]  # items per leaf of the unsharded run, in its order
+    pool_digest: str  # sha256 of the pool's doc ids (`gate.run.shards.pool_digest`): the merge must give exactly these
+    leaf_hashes: dict[str, str]  # the task hash of each leaf this shard ran (a group's hash covers all its leaves)
+    cases: tuple[CaseResult, ...] = ()  # a domain task's cases: category scores are recomputed from all shards'
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """Set on the record of `gate run --shard I/N`: a share of a run, to be combined by `gate merge`."""
+
+    index: int  # 1..count
+    count: int
+    tasks: tuple[ShardTask, ...]
+
+
+@dataclass(frozen=True)
 class EvalRecord:
     model: ModelInfo
     suite: SuiteInfo
@@ -167,6 +216,9 @@ class EvalRecord:
     # sha256 of the record's JSON as `gate run` wrote it (gate.record_checks.record_digest); checked on
     # read. A checksum of the contents, so two records that differ only here are the same measurement.
     digest: str | None = field(default=None, compare=False)
+    # A shard's share of a run (`gate run --shard`); None for a whole run, whose JSON has no `shard` key.
+    shard: ShardInfo | None = None
+    setup: RunSetup | None = None  # where and how it ran; None in records written before it was recorded
 
     def task(self, name: str) -> TaskResult:
         for t in self.tasks:
@@ -192,7 +244,11 @@ class EvalRecord:
 
 
 def to_dict(record: EvalRecord) -> dict[str, Any]:
-    return asdict(record)
+    data = asdict(record)
+    for key in ("shard", "setup"):  # absent, the JSON (and digest) is what it was before these fields existed
+        if data.get(key) is None:
+            data.pop(key, None)
+    return data
 
 
 def seal(record: EvalRecord) -> EvalRecord:
@@ -226,6 +282,15 @@ def check(record: EvalRecord, source: str) -> None:
     if found:
         more = f" (and {len(found) - 1} more problems)" if len(found) > 1 else ""
         raise ConfigError(f"{source}: {found[0]}{more}")
+
+
+def require_whole(record: EvalRecord, source: str) -> None:
+    """ConfigError for a shard's record where a whole run is needed: its floors and diff would judge part of a run."""
+    if record.shard is not None:
+        raise ConfigError(
+            f"{source}: shard: {record.shard.index}/{record.shard.count}; this record holds one shard of a run; "
+            "combine every shard with `gate merge` first"
+        )
 
 
 def from_dict(
@@ -264,11 +329,22 @@ def from_dict(
         mlflow_run_id=data.get("mlflow_run_id"),
         schema_version=data["schema_version"],
         digest=data.get("digest"),
+        shard=_shard(data.get("shard")),
+        setup=RunSetup(**data["setup"]) if data.get("setup") is not None else None,
     )
     check(record, source)
     if (problem := check_digest(data, required=require_digest, why=why)) is not None:
         raise ConfigError(f"{source}: {problem}")
     return record
+
+
+def _shard(data: dict[str, Any] | None) -> ShardInfo | None:
+    if data is None:
+        return None
+    tasks = tuple(
+        ShardTask(**{**t, "cases": tuple(CaseResult(**c) for c in t.get("cases", ()))}) for t in data["tasks"]
+    )
+    return ShardInfo(index=data["index"], count=data["count"], tasks=tasks)
 
 
 def dumps(record: EvalRecord) -> str:

@@ -223,6 +223,8 @@ class Comparison:
     blocking_reasons: tuple[str, ...]
     unmatched_rules: tuple[str, ...] = ()  # thresholds tasks in neither record (e.g. another stage's)
     jagged: tuple[JaggedTask, ...] = ()  # general tasks out of line with the rest: a warning unless it blocks
+    # hardware and library differences that may move scores a little (gate.decide.pairing.environment_differences)
+    environment_differences: tuple[str, ...] = ()
 
     @property
     def blocking(self) -> bool:

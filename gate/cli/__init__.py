@@ -116,7 +116,7 @@ def cli(debug: bool, quiet: bool, verbose: bool) -> None:
 
 def _register() -> None:
     # One import per command module; each adds its commands to `cli`.
-    from gate.cli import baseline, check, checkpoint, ci, comment, correlate, diff, judge, plan, run  # noqa: F401
+    from gate.cli import baseline, check, checkpoint, ci, comment, correlate, diff, judge, merge, plan, run  # noqa: F401
 
 
 def main() -> None:

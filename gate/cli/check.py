@@ -9,7 +9,7 @@ import click
 from gate.cli import cli, console
 from gate.cli.options import format_option
 from gate.config import load_thresholds
-from gate.record import load
+from gate.record import load, require_whole
 from gate.report.verdict import render_verdict
 
 
@@ -39,7 +39,9 @@ def check(record, thresholds_path, inconclusive_blocks, fmt):
     """
     from gate.decide.floors import check as check_record  # numpy/scipy: only when a check runs
 
-    verdict = check_record(load(record), load_thresholds(thresholds_path), inconclusive_blocks=inconclusive_blocks)
+    rec = load(record)
+    require_whole(rec, str(record))
+    verdict = check_record(rec, load_thresholds(thresholds_path), inconclusive_blocks=inconclusive_blocks)
     text = render_verdict(verdict, fmt)
     click.echo(text, nl=False)
     console.finish(verdict.state, verdict.headline)

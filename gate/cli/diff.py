@@ -78,9 +78,11 @@ def diff(
         check_output(output, overwrite=overwrite)
     strict = {"require_digest": bool(require_digest), "why": REQUIRE_DIGEST}
     candidate = records.load(record_file, **strict)
+    records.require_whole(candidate, str(record_file))
     thresholds = load_thresholds(thresholds_file) if thresholds_file else None
     if baseline_record is not None:
         base = records.load(baseline_record, **strict)
+        records.require_whole(base, str(baseline_record))
         ref = file_baseline_ref(base, str(baseline_record))
     else:
         from gate.store.tracking import Store  # MLflow is imported only when a named baseline is asked for

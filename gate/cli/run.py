@@ -32,8 +32,55 @@ from gate.config import BACKENDS, DTYPES, ModelSpec, load_suite, load_thresholds
     "--backend",
     type=click.Choice(BACKENDS),
     default=None,
-    help="lm-eval model backend: hf, gate-hf (shared-prefix scoring) or vllm (GPU). Default: the suite's "
-    "`backend:`, else hf.",
+    help="lm-eval model backend: hf, gate-hf (shared-prefix scoring), vllm (GPU), or a served model through "
+    "lm-eval's API models: local-completions, local-chat-completions (with --base-url; --model is the served "
+    "name). Default: the suite's `backend:`, else hf.",
+)
+@click.option(
+    "--base-url",
+    default=None,
+    help="A served model's OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1. The API key, if any, is read "
+    "from OPENAI_API_KEY and never printed.",
+)
+@click.option(
+    "--weights",
+    default=None,
+    help="With a served model: the folder of the weights it serves, where this runner can read it (the record's "
+    "fingerprint and the tokenizer). Default: the served model id and --revision identify it.",
+)
+@click.option(
+    "--num-concurrent",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Served model: requests in flight (lm-eval's num_concurrent).",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Served model: attempts per request before the run fails (lm-eval's max_retries).",
+)
+@click.option(
+    "--tensor-parallel-size",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="vLLM: split the model over this many GPUs of the runner (a model too big for one GPU).",
+)
+@click.option(
+    "--data-parallel-size",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="vLLM: run this many copies of the model, one per GPU (or per --tensor-parallel-size GPUs).",
+)
+@click.option(
+    "--gpu-memory-utilization",
+    type=click.FloatRange(min=0.05, max=1.0),
+    default=None,
+    help="vLLM: the share of each GPU's memory it may take (default: vLLM's).",
 )
 @click.option(
     "--quantize",
@@ -98,6 +145,14 @@ from gate.config import BACKENDS, DTYPES, ModelSpec, load_suite, load_thresholds
     "is wholly above or below its floor (error bounded by alpha). Not for baselines.",
 )
 @click.option(
+    "--shard",
+    default=None,
+    metavar="I/N",
+    help="Evaluate shard I of N: a deterministic share of every task's items, spread evenly over its groups, "
+    "each with the prompt the unsharded run gives it. Writes a shard record (not logged to MLflow); "
+    "`gate merge` combines all N into the unsharded run's record.",
+)
+@click.option(
     "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write the record."
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
@@ -113,6 +168,13 @@ def run(
     batch_size,
     max_length,
     backend,
+    base_url,
+    weights,
+    num_concurrent,
+    max_retries,
+    tensor_parallel_size,
+    data_parallel_size,
+    gpu_memory_utilization,
     quantize,
     suite_path,
     data_dir,
@@ -124,6 +186,7 @@ def run(
     then_path,
     thresholds_path,
     early_verdict,
+    shard,
     output,
     overwrite,
     trust_remote_code,
@@ -140,6 +203,7 @@ def run(
                --thresholds thresholds/default.yaml --output runs/ckpt.json
     """
     from gate.run.pipeline import RunRequest, evaluate_checkpoint
+    from gate.run.shards import parse_shard
 
     spec = ModelSpec(
         model=model,
@@ -151,6 +215,13 @@ def run(
         quantization=quantize,
         backend=backend,
         max_length=max_length,
+        base_url=base_url,
+        weights=weights,
+        num_concurrent=num_concurrent,
+        max_retries=max_retries,
+        tensor_parallel_size=tensor_parallel_size,
+        data_parallel_size=data_parallel_size,
+        gpu_memory_utilization=gpu_memory_utilization,
         trust_remote_code=trust_remote_code,
         allow_pickle=allow_pickle,
     )
@@ -169,6 +240,7 @@ def run(
         then=load_suite(then_path) if then_path else None,
         thresholds=_thresholds(thresholds_path, needed=bool(then_path or early_verdict)),
         early_verdict=early_verdict,
+        shard=parse_shard(shard) if shard is not None else None,
     )
     result = evaluate_checkpoint(request, progress=console.progress)
     click.echo(result.summary)

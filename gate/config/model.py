@@ -9,7 +9,9 @@ from gate.errors import ConfigError
 
 QUANTIZATIONS = ("none", "8bit", "4bit")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
-BACKENDS = ("hf", "gate-hf", "vllm")
+# lm-eval's API models: an OpenAI-compatible server the gate does not load (gate.run.served)
+SERVED_BACKENDS = ("local-completions", "local-chat-completions")
+BACKENDS = ("hf", "gate-hf", "vllm", *SERVED_BACKENDS)
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,15 @@ class ModelSpec:
     trust_remote_code: bool = False
     allow_pickle: bool = False
     max_length: int | None = None
+    # a served model (SERVED_BACKENDS): `model` is the name the server serves it under
+    base_url: str | None = None  # e.g. http://127.0.0.1:8000/v1
+    weights: str | None = None  # the served weights' folder, where the runner can read it: fingerprint, tokenizer
+    num_concurrent: int = 1  # lm-eval's num_concurrent: requests in flight
+    max_retries: int = 3  # lm-eval's max_retries: attempts per request before the run fails
+    # vLLM's spread over the GPUs of one runner (lm-eval's vllm arguments); 1, 1 and vLLM's default otherwise
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
+    gpu_memory_utilization: float | None = None
 
 
 def resolve_backend(spec: ModelSpec, *suites: Suite | None) -> ModelSpec:

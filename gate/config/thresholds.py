@@ -37,6 +37,8 @@ class Policy:
     block_on_forgetting: bool = True
     block_on_not_comparable: bool = True
     require_power: bool = False  # refuse a run whose sample cannot resolve a gated task's allowance
+    # a different GPU, driver, CUDA, torch or transformers version: shown always; with this, not comparable
+    block_on_setup_change: bool = False
 
 
 @dataclass(frozen=True)

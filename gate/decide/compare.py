@@ -27,7 +27,13 @@ from dataclasses import fields, replace
 from gate.config import Policy, TaskThreshold, Thresholds
 from gate.decide import stats
 from gate.decide.jagged import jagged_tasks
-from gate.decide.pairing import flipped_items, pair_items, setup_differences, task_differences
+from gate.decide.pairing import (
+    environment_differences,
+    flipped_items,
+    pair_items,
+    setup_differences,
+    task_differences,
+)
 from gate.decide.task_details import failure_reason, task_context
 from gate.errors import ConfigError
 from gate.record import BaselineRef, EvalRecord, TaskResult
@@ -293,6 +299,9 @@ def compare(
     names = list(dict.fromkeys(names))
     unmatched = tuple(n for n, th in thresholds.tasks.items() if n not in names and not th.informational)
     setup = setup_differences(candidate, baseline)
+    environment = environment_differences(candidate, baseline)
+    if policy.block_on_setup_change:
+        setup = setup + environment
     drafts: list[tuple[TaskComparison, stats.PairedDiff | None]] = []
     for name in names:
         c, b = ctasks.get(name), btasks.get(name)
@@ -355,6 +364,7 @@ def compare(
         blocking_reasons=tuple(reasons),
         unmatched_rules=unmatched,
         jagged=jagged,
+        environment_differences=tuple(environment),
     )
 
 

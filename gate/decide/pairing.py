@@ -29,6 +29,39 @@ def setup_differences(cand: EvalRecord, base: EvalRecord) -> list[str]:
         b, c = getattr(base.model, f), getattr(cand.model, f)
         if b != c:
             out.append(f"model {f} differs (baseline {b}, candidate {c})")
+    if cand.setup is not None and base.setup is not None:  # records from before setups were recorded have none
+        for f, label in _PROMPT_SETUP.items():
+            b, c = getattr(base.setup, f), getattr(cand.setup, f)
+            if b != c:
+                out.append(f"{label} differs (baseline {_short(b)}, candidate {_short(c)})")
+    return out
+
+
+# What changes the tokens a model sees: records that differ here are not comparable.
+_PROMPT_SETUP = {"max_length": "context window (max_length)", "tokenizer_hash": "tokenizer"}
+# What can move scores by a few tenths without changing a prompt: shown, and blocking only by policy
+# (policy.block_on_setup_change). How a run was spread (processes, shards) is neither: each item's
+# prompt and answer do not depend on it in fp32 (docs/scale.md says where batch composition can).
+_ENVIRONMENT = {"accelerator": "accelerator", "driver": "NVIDIA driver", "cuda": "CUDA"}
+_LIBRARIES = ("torch", "transformers")
+
+
+def environment_differences(cand: EvalRecord, base: EvalRecord) -> list[str]:
+    """Differences of hardware and library versions between two records: not a different measurement, but
+    one that may move scores by a few tenths; never silently ignored."""
+    out = []
+    for f in _LIBRARIES:
+        b, c = getattr(base.versions, f), getattr(cand.versions, f)
+        if b != c:
+            out.append(f"{f} version differs (baseline {b}, candidate {c})")
+    if cand.setup is not None and base.setup is not None:
+        for f, label in _ENVIRONMENT.items():
+            b, c = getattr(base.setup, f), getattr(cand.setup, f)
+            if b != c:
+                out.append(f"{label} differs (baseline {b}, candidate {c})")
+    elif (cand.setup is None) != (base.setup is None):
+        which = "baseline" if base.setup is None else "candidate"
+        out.append(f"the {which} record does not say where it ran (written before setups were recorded)")
     return out
 
 

@@ -10,33 +10,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from gate.config import TaskSpec
 from gate.decide.stats import iid_stderr
 from gate.domain.judge import Judge, JudgedSamples, judge_samples, load_rubric
 from gate.errors import ConfigError, EvalFailed
 from gate.lmeval.results import Sample
-from gate.record import TaskResult
+from gate.record import CaseResult, TaskResult
 
 BLOCKING_SEVERITIES = frozenset({"high"})
 SEVERITIES = ("low", "medium", "high")
 JUDGE_METRIC = "judge_pass"
-
-
-@dataclass(frozen=True)
-class CaseResult:
-    """One domain case as scored: its id from the JSONL, category, severity and score."""
-
-    doc_id: int
-    case_id: str
-    category: str | None
-    severity: str | None
-    score: float
-
-    @property
-    def passed(self) -> bool:
-        return self.score >= 1.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +42,8 @@ class ScoredTask:
 
     result: TaskResult
     cases: tuple[CaseResult, ...] = ()
+    # each leaf's task hash, as lm-eval configured it (a shard records them: a merged group hashes all its leaves)
+    leaf_hashes: dict[str, str] = field(default_factory=dict)
 
 
 def read_cases(samples: Iterable[Sample], metric: str, task: str = "domain task") -> tuple[CaseResult, ...]:

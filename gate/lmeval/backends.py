@@ -22,6 +22,31 @@ def lm_class(backend: str) -> Any:
     return registry.get_model(backend)
 
 
+def served_lm(backend: str, **kwargs: Any) -> Any:
+    """lm-eval's API model `backend` (local-completions, local-chat-completions), each generation cut at the
+    request's stop sequences as the in-process backends cut it.
+
+    lm-eval leaves stopping to the server; OpenAI's API leaves the stop sequence out of the text, but some
+    servers (`transformers serve`) return it: the same answer would then read differently from `hf`'s.
+    Written against lm-eval 0.4.13: `generate_until(requests, disable_tqdm)`, `Instance.args = (context,
+    gen_kwargs)`, `lm_eval.models.utils.postprocess_generated_text`.
+    """
+    from lm_eval.models.utils import postprocess_generated_text
+
+    base = lm_class(backend)
+
+    class Served(base):  # type: ignore[misc, valid-type]
+        def generate_until(self, requests, disable_tqdm: bool = False):
+            out = super().generate_until(requests, disable_tqdm=disable_tqdm)
+            return [
+                postprocess_generated_text(text, req.args[1].get("until"), None) if isinstance(text, str) else text
+                for text, req in zip(out, requests, strict=True)
+            ]
+
+    Served.__name__ = base.__name__
+    return Served(**kwargs)
+
+
 def lm_from_args(backend: str, arg_string: str, batch_size: int = 1) -> Any:
     """An lm-eval LM built the way `lm-eval --model BACKEND --model_args ARGS` builds it."""
     return lm_class(backend).create_from_arg_string(arg_string, {"batch_size": batch_size})

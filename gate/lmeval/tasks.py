@@ -61,6 +61,10 @@ class LoadedTask:
         """Items per leaf: the documents lm-eval evaluates."""
         return {name: len(t.eval_docs) for name, t in self.leaves.items()}
 
+    def output_types(self) -> dict[str, str]:
+        """Each leaf's lm-eval output type (multiple_choice, generate_until, loglikelihood, ...)."""
+        return {name: str(t.OUTPUT_TYPE or t.config.output_type) for name, t in self.leaves.items()}
+
     def weight_by_size(self, metric: str) -> bool:
         """Whether lm-eval aggregates this group's metric over items (True) or over subtask means."""
         group = self.groups.get(self.name)

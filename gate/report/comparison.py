@@ -65,7 +65,7 @@ def _context_lines(c: Comparison) -> list[tuple[str, str]]:
     b, p = c.baseline, c.policy
     where = safe_uri(b.tracking_uri) if b.tracking_uri else "n/a"  # printed into PR comments: no credentials
     yes = {True: "yes", False: "no"}
-    return [
+    lines = [
         ("baseline", f"'{b.name}', run {b.run_id}, model {c.baseline_model} ({_short_fp(c.baseline_fingerprint)})"),
         (
             "frozen",
@@ -84,6 +84,18 @@ def _context_lines(c: Comparison) -> list[tuple[str, str]]:
             f"not comparable blocks: {yes[p.block_on_not_comparable]}",
         ),
     ] + ([("rules not applied", "in neither record: " + ", ".join(c.unmatched_rules))] if c.unmatched_rules else [])
+    if c.environment_differences:
+        lines.append(("setup differences", _environment(c)))
+    return lines
+
+
+def _environment(c: Comparison) -> str:
+    effect = (
+        "tasks not comparable (policy.block_on_setup_change)"
+        if c.policy.block_on_setup_change
+        else "may move scores by a few tenths; not blocking (policy.block_on_setup_change: no)"
+    )
+    return "; ".join(c.environment_differences) + f": {effect}"
 
 
 # ---------------------------------------------------------------- text

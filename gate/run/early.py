@@ -24,7 +24,7 @@ from gate.lmeval.chunks import pool_requests
 from gate.lmeval.request_cache import RequestCache, default_cache_dir, reuse_hook
 from gate.lmeval.tasks import load_task
 from gate.record import EarlyStop, EvalRecord, TaskResult
-from gate.run.merge import merge_results
+from gate.run.merge import merge_results, require_mean
 from gate.run.models import LoadedModel
 from gate.run.runner import RunOptions, build_record, measure_task, run_task, sample_note, select_items
 
@@ -72,12 +72,7 @@ def run_task_early(
             chunk.setdefault(leaf, []).append(d)
         scored = measure_task(loaded, suite, spec, replace(opts, doc_ids={spec.task: chunk}, prepare_tasks=prepare))
         part = scored.result
-        mean = sum(i.score for i in part.items) / max(len(part.items), 1)
-        if part.value is None or abs(part.value - mean) > 1e-9:
-            raise ConfigError(
-                f"task '{spec.task}': metric '{spec.metric}' is not a mean of per-item scores; "
-                "the early verdict needs one (run without --early-verdict)"
-            )
+        require_mean(part, spec.metric, "the early verdict needs one (run without --early-verdict)")
         parts.append(scored)
         for it in part.items:
             seen[(it.group or spec.task, it.doc_id)] = it.score

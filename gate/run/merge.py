@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from gate.decide.stats import iid_stderr
+from gate.decide.stats import iid_stderr, mean_interval
 from gate.domain.cases import ScoredTask, summarize
 from gate.errors import ConfigError
-from gate.record import EarlyStop, JudgeInfo, TaskResult
+from gate.record import EarlyStop, ItemOutcome, JudgeInfo, TaskResult
 
 
 def combined_hash(hashes: Iterable[str]) -> str:
@@ -32,6 +32,33 @@ def weighted_chance(parts: Iterable[tuple[float | None, int]]) -> float | None:
     return sum(c * k for c, k in parts) / sum(k for _, k in parts)  # type: ignore[operator]
 
 
+def group_stderr(leaves: Sequence[tuple[float | None, int]], items: Sequence[ItemOutcome]) -> float | None:
+    """The standard error of a group's size-weighted mean, from its leaves' (stderr, size) and its items.
+
+    lm-eval's pooled error of the subtasks where each has one; subtasks with one item have no error of
+    their own, so the items are clustered by subtask instead.
+    """
+    from gate.lmeval.results import pooled_stderr
+
+    stderrs = [se for se, _ in leaves]
+    sizes = [k for _, k in leaves]
+    if None not in stderrs and all(k > 1 for k in sizes):
+        return pooled_stderr(stderrs, sizes)  # type: ignore[arg-type]
+    return mean_interval([i.score for i in items], [i.group for i in items]).stderr
+
+
+def _leaf_stderr(scores: Sequence[float]) -> float | None:
+    se = iid_stderr(scores)  # nan below two items
+    return None if math.isnan(se) else se
+
+
+def require_mean(result: TaskResult, metric: str, needs: str) -> None:
+    """ConfigError unless the task's value is the mean of its items' scores: only such parts can merge."""
+    mean = sum(i.score for i in result.items) / max(len(result.items), 1)
+    if result.value is None or abs(result.value - mean) > 1e-9:
+        raise ConfigError(f"task '{result.name}': metric '{metric}' is not a mean of per-item scores; {needs}")
+
+
 def _merged_judge(infos: list[JudgeInfo | None], task: str) -> JudgeInfo | None:
     judged = [i for i in infos if i is not None]
     if not judged:
@@ -43,30 +70,47 @@ def _merged_judge(infos: list[JudgeInfo | None], task: str) -> JudgeInfo | None:
     return replace(judged[0], n_judged=sum(i.n_judged for i in judged), n_invalid=sum(i.n_invalid for i in judged))
 
 
-def merge_results(parts: Sequence[ScoredTask], *, n_requested: int, early_stop: EarlyStop | None) -> TaskResult:
+def merge_results(
+    parts: Sequence[ScoredTask],
+    *,
+    n_requested: int,
+    early_stop: EarlyStop | None,
+    leaf_hashes: Mapping[str, str] | None = None,
+) -> TaskResult:
     """Parts of one task (disjoint items, the same spec) as one TaskResult.
 
-    Needs a metric that is a mean of per-item scores (the early verdict checks that). Blocking
-    failures are the union of the parts' (sorted); category scores are recomputed from the union
-    of their cases; notes are kept in order, each once; a judge's counts are summed, and parts
-    judged differently are a ConfigError.
+    Needs a metric that is a mean of per-item scores (the early verdict checks that). A group's
+    standard error is pooled over its subtasks, as the runner computes it for one run; given every
+    leaf's task hash (`leaf_hashes`, shards record them), a group's hash is the one run's hash over
+    its leaves. Blocking failures are the union of the parts' (sorted); category scores are
+    recomputed from the union of their cases; notes are kept in order, each once; a judge's counts
+    are summed, and parts judged differently are a ConfigError.
     """
     results = [p.result for p in parts]
     first = results[0]
     items = tuple(sorted((i for r in results for i in r.items), key=lambda i: (i.group or "", i.doc_id)))
     scores = [i.score for i in items]
     n = len(items)
-    se = iid_stderr(scores)  # nan below two items
+    subtasks = tuple(sorted({s for r in results for s in r.subtasks}))
+    if subtasks:
+        by_leaf: dict[str, list[float]] = {}
+        for i in items:
+            by_leaf.setdefault(i.group or "", []).append(i.score)
+        stderr = group_stderr([(_leaf_stderr(v), len(v)) for v in by_leaf.values()], items)
+    else:
+        stderr = _leaf_stderr(scores)
     hashes = sorted({r.task_hash for r in results})
+    if subtasks and leaf_hashes is not None:
+        hashes = [combined_hash(leaf_hashes[s] for s in subtasks)]
     cases = sorted((c for p in parts for c in p.cases), key=lambda c: c.doc_id)
     return replace(
         first,
         value=sum(scores) / n,
-        stderr=None if math.isnan(se) else se,
+        stderr=stderr,
         n=n,
         n_requested=n_requested,
         task_hash=hashes[0] if len(hashes) == 1 else combined_hash(hashes),
-        subtasks=tuple(sorted({s for r in results for s in r.subtasks})),
+        subtasks=subtasks,
         items=items,
         chance=weighted_chance((r.chance, r.n) for r in results),
         early_stop=early_stop,

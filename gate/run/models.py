@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 
-from gate.config import BACKENDS, DTYPES, QUANTIZATIONS, ModelSpec, resolve_backend
+from gate.config import BACKENDS, DTYPES, QUANTIZATIONS, SERVED_BACKENDS, ModelSpec, resolve_backend
 from gate.errors import ConfigError, GpuRequired, ModelLoadError
 from gate.lmeval.backends import lm_class
-from gate.record import ModelInfo
+from gate.record import ModelInfo, RunSetup
 from gate.text import clip
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -44,6 +44,7 @@ class LoadedModel:
 
     lm: object  # lm_eval.api.model.LM
     info: ModelInfo
+    setup: RunSetup | None = None  # where and how it runs (gate.run.setup); every record says it
 
 
 def cache_dir() -> Path:
@@ -156,6 +157,19 @@ def _check_spec(spec: ModelSpec, device: str) -> None:
         raise ConfigError(f"--quantize {spec.quantization}: not one of {', '.join(QUANTIZATIONS)}")
     if spec.backend not in BACKENDS:
         raise ConfigError(f"--backend {spec.backend}: not one of {', '.join(BACKENDS)}")
+    if spec.backend in SERVED_BACKENDS:
+        return  # the server runs the model: its options are checked against it (gate.run.served.check_served)
+    spread = spec.tensor_parallel_size > 1 or spec.data_parallel_size > 1 or spec.gpu_memory_utilization is not None
+    if spread and spec.backend != "vllm":
+        raise ConfigError(
+            "--tensor-parallel-size, --data-parallel-size and --gpu-memory-utilization are vLLM's: add --backend vllm"
+        )
+    if spec.backend == "vllm" and spec.quantization not in VLLM_QUANTIZATION:
+        # refused before anything else: the record would say 8bit of a model vLLM ran otherwise
+        raise ConfigError(
+            f"--backend vllm --quantize {spec.quantization}: vLLM quantises in flight with bitsandbytes to 4-bit only; "
+            "use --quantize 4bit, --backend hf for 8-bit, or give vLLM a pre-quantised (AWQ/GPTQ) checkpoint"
+        )
     if spec.quantization != "none":
         if not device.startswith("cuda"):
             raise GpuRequired(
@@ -256,6 +270,8 @@ def check_model_options(spec: ModelSpec) -> None:
     files), so `gate run` can make them before anything expensive."""
     device = resolve_device(spec.device)
     _check_spec(spec, device)
+    if spec.backend in SERVED_BACKENDS:
+        return  # the server holds the weights (gate.run.served.check_served asks it)
     resolve_dtype(spec.dtype, device)
     if spec.model == DEFAULT_MODEL:
         smollm2_gguf_dir()
@@ -271,11 +287,39 @@ def check_model_options(spec: ModelSpec) -> None:
         raise ConfigError(f"--model {spec.model}: not a directory; pass a checkpoint folder or a hub id")
 
 
+# --quantize to vLLM's `quantization`: "bitsandbytes" loads unquantised weights as 4-bit NF4 (vLLM >= 0.6)
+VLLM_QUANTIZATION = {"none": None, "4bit": "bitsandbytes"}
+
+
+def vllm_args(spec: ModelSpec, weights: Path, dtype: str) -> dict[str, object]:
+    """The arguments of lm-eval's `vllm` backend: the record's quantisation is the one vLLM is asked to run."""
+    args: dict[str, object] = {
+        "pretrained": str(weights),
+        "dtype": dtype,
+        "trust_remote_code": spec.trust_remote_code,
+        "batch_size": spec.batch_size,
+        "max_length": spec.max_length,
+    }
+    if (quantization := VLLM_QUANTIZATION[spec.quantization]) is not None:
+        args["quantization"] = quantization
+    if spec.tensor_parallel_size > 1:
+        args["tensor_parallel_size"] = spec.tensor_parallel_size
+    if spec.data_parallel_size > 1:
+        args["data_parallel_size"] = spec.data_parallel_size
+    if spec.gpu_memory_utilization is not None:
+        args["gpu_memory_utilization"] = spec.gpu_memory_utilization
+    return args
+
+
 def load_lm(spec: ModelSpec) -> LoadedModel:
     """Load the model once and wrap it in the lm-eval backend the spec names."""
     if spec.model == DEFAULT_MODEL and spec.gguf_file is None:
         spec = replace(spec, gguf_file=SMOLLM2_GGUF)
     spec = resolve_backend(spec)  # library callers that name no backend get lm-eval's plain one
+    if spec.backend in SERVED_BACKENDS:  # nothing to load: lm-eval's API model talks to the server
+        from gate.run.served import load_served
+
+        return load_served(spec)
     device = resolve_device(spec.device)
     _check_spec(spec, device)
     dtype = resolve_dtype(spec.dtype, device)
@@ -284,13 +328,7 @@ def load_lm(spec: ModelSpec) -> LoadedModel:
     fp = fingerprint(local, spec.gguf_file)
     lm_cls = lm_class(spec.backend)
     if spec.backend == "vllm":
-        lm = lm_cls(
-            pretrained=str(weights),
-            dtype=dtype,
-            trust_remote_code=spec.trust_remote_code,
-            batch_size=spec.batch_size,
-            max_length=spec.max_length,
-        )
+        lm = lm_cls(**vllm_args(spec, weights, dtype))
         actual_dtype = dtype
     else:
         model, tok = _load_hf(spec, weights, device, dtype)
@@ -314,7 +352,9 @@ def load_lm(spec: ModelSpec) -> LoadedModel:
         backend=spec.backend,
         gguf_file=spec.gguf_file,
     )
-    return LoadedModel(lm=lm, info=info)
+    from gate.run.setup import run_setup
+
+    return LoadedModel(lm=lm, info=info, setup=run_setup(lm, device))
 
 
 def _load_hf(spec: ModelSpec, weights: Path, device: str, dtype: str):

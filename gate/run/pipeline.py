@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gate import record as records
-from gate.config import ModelSpec, Suite, Thresholds, resolve_backend
+from gate.config import SERVED_BACKENDS, ModelSpec, Suite, Thresholds, resolve_backend
 from gate.decide.floors import check, task_interval
 from gate.decide.stats import near_chance
 from gate.domain.cases import judge_missing
@@ -25,6 +25,7 @@ from gate.record import EvalRecord
 from gate.results import Verdict, fmt_delta, fmt_score
 from gate.run.models import DEFAULT_MODEL, LoadedModel, check_model_options, load_lm
 from gate.run.runner import RunOptions, run_suite, validate_suite
+from gate.run.shards import Shard
 
 # Credentials a run may send (the hub, MLflow, an API judge): checked for shape before the model loads.
 RUN_CREDENTIALS = (
@@ -54,6 +55,7 @@ class RunRequest:
     pointer: str | None = None  # the checkpoint pointer file this run gates, for MLflow's run name and tags
     then: Suite | None = None  # the next stage, run only when this one clears its floors
     thresholds: Thresholds | None = None  # the floors that decide whether `then` runs
+    shard: Shard | None = None  # evaluate only this shard's share of every task (gate.run.shards); `gate merge` joins
 
     @property
     def then_output(self) -> Path:
@@ -111,6 +113,11 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
         raise ConfigError("--then with --items-from: reuse items one stage at a time (run each suite separately)")
     if req.then is not None and req.thresholds is None:
         raise ConfigError("--then needs --thresholds: the floors decide whether the next stage runs")
+    if req.shard is not None and (req.then is not None or req.early_verdict):
+        raise ConfigError(
+            f"--shard {req.shard} with {'--then' if req.then is not None else '--early-verdict'}: a shard holds "
+            "part of a stage, so its floors decide nothing; run each stage's shards, `gate merge` them, then check"
+        )
     if req.early_verdict and req.thresholds is None:
         raise ConfigError("--early-verdict needs --thresholds: it stops a task once its floor is decided")
     items_from = records.load(req.items_from) if req.items_from else None
@@ -190,14 +197,22 @@ def preflight(req: RunRequest, spec: ModelSpec) -> None:
             judge_missing(t, None)  # a judged task that is not optional needs --judge-model
     for suite in suites:
         validate_suite(suite, req.data_dir)
-    if req.log_to_mlflow:
+    if spec.backend in SERVED_BACKENDS:  # the server, its model and its log-probabilities, before any item
+        from gate.run.served import check_served, loglikelihood_tasks
+
+        check_served(spec, loglikelihood_tasks(suites, req.data_dir))
+    if req.log_to_mlflow and req.shard is None:
         from gate.store.tracking import Store
 
         Store().check()
 
 
 def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path, req: RunRequest) -> RunResult:
-    if req.early_verdict:
+    if req.shard is not None:
+        from gate.run.shards import run_shard
+
+        record = run_shard(loaded, suite, opts, req.shard)
+    elif req.early_verdict:
         from gate.run.early import run_early_verdict
 
         record = run_early_verdict(loaded, suite, req.thresholds.only([t.task for t in suite.tasks]), opts)
@@ -214,7 +229,7 @@ def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path
         raise EvalFailed(f"the evaluation produced an inconsistent record: {e}") from None
     # On disk first: a tracking-server failure must not lose an hour of evaluation.
     _save_measured(record, output, req.overwrite)
-    if req.log_to_mlflow:
+    if req.log_to_mlflow and req.shard is None:  # a shard is part of a run: MLflow logs the merged record
         from gate.store.tracking import Store
 
         record = Store().log_record(record, pointer=req.pointer)

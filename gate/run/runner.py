@@ -20,15 +20,14 @@ from typing import Any
 
 from gate import __version__
 from gate.config import Suite, TaskSpec
-from gate.decide.stats import mean_interval
 from gate.domain.cases import ScoredTask, judge_missing, post_process
 from gate.domain.judge import Judge
 from gate.errors import ConfigError, DataMissing, EvalFailed
 from gate.lmeval.evaluate import evaluate
-from gate.lmeval.results import LeafResult, parse_leaf, pooled_stderr
+from gate.lmeval.results import LeafResult, parse_leaf
 from gate.lmeval.tasks import cap_generation, check_task_names, draws_fewshot_from, load_task
 from gate.record import EvalRecord, Sampling, SuiteInfo, TaskResult, Timing, Versions
-from gate.run.merge import combined_hash, weighted_chance
+from gate.run.merge import combined_hash, group_stderr, weighted_chance
 from gate.run.models import LoadedModel
 from gate.run.sampling import Selection, from_doc_ids, stratified
 
@@ -124,11 +123,7 @@ def _combine(
             value = sum(leaf.value * s for leaf, s in zip(leaves, sizes, strict=True)) / n
         else:
             value = sum(leaf.value for leaf in leaves) / len(leaves)
-        stderrs = [leaf.stderr for leaf in leaves]
-        if None not in stderrs and all(s > 1 for s in sizes):
-            stderr = pooled_stderr(stderrs, sizes)
-        else:  # subtasks with one item have no stderr of their own; cluster by subtask instead
-            stderr = mean_interval([i.score for i in items], [i.group for i in items]).stderr
+        stderr = group_stderr([(leaf.stderr, s) for leaf, s in zip(leaves, sizes, strict=True)], items)
     first = leaves[0]
     return TaskResult(
         name=spec.task,
@@ -194,6 +189,7 @@ def measure_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOpt
         parsed.append(leaf)
     result = _combine(spec, parsed, task.is_group, task.weight_by_size(spec.metric), selection.total)
     scored = post_process(spec, [s for leaf in parsed for s in leaf.samples], result, opts.judge)
+    scored = replace(scored, leaf_hashes={leaf.name: leaf.task_hash for leaf in parsed})
     if spec.fewshot_split and draws_fewshot_from(chosen, spec.fewshot_split):
         scored = replace(scored, result=replace(scored.result, notes=(*scored.result.notes, _fewshot_note(spec))))
     if short:
@@ -259,4 +255,5 @@ def build_record(
         timing=Timing(wall_seconds=round(wall, 3), items_per_second=round(n_items / wall, 3) if wall > 0 else 0.0),
         sampling=sampling,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        setup=loaded.setup,
     )

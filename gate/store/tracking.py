@@ -31,7 +31,7 @@ from mlflow.exceptions import MlflowException
 
 from gate.errors import ConfigError, StoreUnavailable
 from gate.github.actions import check_credentials
-from gate.record import EvalRecord, dumps, seal
+from gate.record import EvalRecord, dumps, require_whole, seal
 from gate.results import Comparison
 from gate.store import story
 from gate.store.baselines import (
@@ -162,8 +162,9 @@ class Store(Baselines):
 
         The run is named and tagged for MLflow's UI (`gate.store.story`: checkpoint@commit, user, PR,
         pointer, hardware). A record already logged to this store comes back unchanged: its run is never
-        written again.
+        written again. A shard's record is refused: MLflow logs the merged run (`gate merge`).
         """
+        require_whole(record, "the record to log")
         with self._guard("logging the record"):
             record = seal(record)
             if record.mlflow_run_id is not None:
