@@ -16,7 +16,7 @@ from typing import Any
 
 from gate.config.thresholds import Policy
 from gate.errors import EXIT_GATE_FAILED, EXIT_PASS, ConfigError
-from gate.record import BaselineRef
+from gate.record import BaselineRef, EvalRecord
 
 PASS, FAIL, INCONCLUSIVE, NOT_EVALUATED = "pass", "fail", "inconclusive", "not evaluated"
 
@@ -191,6 +191,49 @@ class Forgetting:
 
 
 @dataclass(frozen=True)
+class RunSetup:
+    """How one side of a comparison was measured, for the reports' context line and the HTML report."""
+
+    model: str
+    items: int
+    wall_seconds: float
+    device: str  # e.g. cpu, cuda, cuda:0
+    backend: str
+    dtype: str
+    batch_size: int
+    suite: str
+    created_at: str
+    lm_eval: str = ""
+    run_id: str | None = None
+
+    @classmethod
+    def of(cls, record: EvalRecord) -> RunSetup:
+        return cls(
+            model=record.model.id,
+            items=sum(t.n for t in record.tasks),
+            wall_seconds=record.timing.wall_seconds,
+            device=record.model.device,
+            backend=record.model.backend,
+            dtype=record.model.dtype,
+            batch_size=record.model.batch_size,
+            suite=f"{record.suite.name} v{record.suite.version}",
+            created_at=record.created_at,
+            lm_eval=record.versions.lm_eval,
+            run_id=record.mlflow_run_id,
+        )
+
+    @property
+    def hardware(self) -> str:
+        """`CPU`, or the accelerator as the record names it (`cuda:0` reads `1×GPU (cuda:0)`)."""
+        d = self.device.lower()
+        if d.startswith("cuda") or d.startswith("gpu"):
+            return f"1×GPU ({self.device})"
+        if d == "auto":
+            return "auto device"
+        return self.device.upper() if d in ("cpu", "mps") else self.device
+
+
+@dataclass(frozen=True)
 class Comparison:
     baseline: BaselineRef
     baseline_model: str
@@ -207,6 +250,8 @@ class Comparison:
     forgetting: Forgetting | None
     blocking_reasons: tuple[str, ...]
     unmatched_rules: tuple[str, ...] = ()  # thresholds tasks in neither record (e.g. another stage's)
+    candidate_setup: RunSetup | None = None  # absent in comparisons written before it was added
+    baseline_setup: RunSetup | None = None
 
     @property
     def blocking(self) -> bool:
@@ -245,6 +290,25 @@ class Comparison:
             ) from None
 
     @property
+    def cause(self) -> str:
+        """The main cause of the state, short enough for a one-line heading: the first blocking reason
+        as task and move, forgetting by name, then how many more; or what kept the gate from deciding."""
+        gated = [t for t in self.tasks if t.gated]
+        if self.blocking:
+            causes = [_task_cause(t) for t in self.tasks if t.blocking or t.context.blocking_failures]
+            if self.forgetting and self.policy.block_on_forgetting:
+                causes.insert(1, "catastrophic forgetting")  # named in the heading, whatever else blocks
+            causes = causes or ["; ".join(self.blocking_reasons)]
+            shown = causes[:2]
+            more = f" (+{len(causes) - 2} more)" if len(causes) > 2 else ""
+            return "; ".join(shown) + more
+        undecided = [t for t in gated if t.decision in ("likely_regressed", "inconclusive", "not_comparable")]
+        if undecided:
+            names = ", ".join(f"{t.name} {t.decision.replace('_', ' ')}" for t in undecided[:3])
+            return names + (f" (+{len(undecided) - 3} more)" if len(undecided) > 3 else "") + ", not blocking"
+        return f"no gated task dropped more than allowed ({len(gated)} gated)"
+
+    @property
     def headline(self) -> str:
         ref = f"baseline '{self.baseline.name}' (run {self.baseline.run_id})"
         if self.blocking:
@@ -263,6 +327,17 @@ class Comparison:
         tail += f"; {wrong} items newly wrong, {right} newly right"
         word = "INCONCLUSIVE" if self.state == "neutral" else "PASSED"
         return f"{word} against {ref}: no gated task dropped more than allowed ({len(gated)} gated{tail})."
+
+
+def _task_cause(t: TaskComparison) -> str:
+    if t.context.blocking_failures and not t.blocking:
+        return f"{t.name}: {len(t.context.blocking_failures)} high-severity case(s) failed"
+    if t.decision in ("regressed", "likely_regressed") and t.delta is not None:
+        word = "" if t.decision == "regressed" else "likely "
+        # Points with a true minus and no repeated unit: a heading must fit the 820 px comment column.
+        delta = fmt_delta(t.delta, t.percent).replace("-", "−")
+        return f"{t.name} {word}{delta}, allowed −{fmt_delta(t.allowance, t.percent, signed=False).split()[0]}"
+    return f"{t.name} {t.decision.replace('_', ' ')}"
 
 
 def fmt_delta(value: float | None, percent: bool, signed: bool = True) -> str:
@@ -321,9 +396,11 @@ def _comparison(data: Mapping[str, Any]) -> Comparison:
             general_losses=tuple(_plain(TaskMove, m) for m in forgetting["general_losses"]),
             message=forgetting["message"],
         )
+    setups = {k: _plain(RunSetup, data[k]) if data.get(k) else None for k in ("candidate_setup", "baseline_setup")}
     return _plain(
         Comparison,
         data,
+        **setups,
         baseline=_plain(BaselineRef, data["baseline"]),
         policy=_plain(Policy, data["policy"]),
         tasks=tuple(_task(t) for t in data["tasks"]),

@@ -30,7 +30,7 @@ from gate.decide.pairing import flipped_items, pair_items, setup_differences, ta
 from gate.decide.task_details import failure_reason, task_context
 from gate.errors import ConfigError
 from gate.record import BaselineRef, EvalRecord, TaskResult
-from gate.results import Comparison, Forgetting, TaskComparison, TaskMove, fmt_delta
+from gate.results import Comparison, Forgetting, RunSetup, TaskComparison, TaskMove, fmt_delta
 
 MAX_EXAMPLES = 5
 
@@ -351,6 +351,8 @@ def compare(
         forgetting=forgetting,
         blocking_reasons=tuple(reasons),
         unmatched_rules=unmatched,
+        candidate_setup=RunSetup.of(candidate),
+        baseline_setup=RunSetup.of(baseline),
     )
 
 

@@ -26,6 +26,9 @@ from gate.github.comment import (
     render_summary,
 )
 from gate.github.comment import (
+    mlflow_compare_url as compare_url,
+)
+from gate.github.comment import (
     mlflow_run_url as run_url,
 )
 from gate.results import Comparison
@@ -52,6 +55,7 @@ class CheckVerdict:
     baseline_run_id: str | None
     baseline_frozen_at: str | None
     candidate_run_id: str | None
+    cause: str | None = None  # the main cause, short, for the comment's one-line heading
 
 
 def read_comparison(path: Path) -> Comparison:
@@ -78,6 +82,7 @@ def check_verdict(c: Comparison) -> CheckVerdict:
         baseline_run_id=c.baseline.run_id,
         baseline_frozen_at=c.baseline.frozen_at or None,
         candidate_run_id=c.candidate_run_id,
+        cause=c.cause,
     )
 
 
@@ -99,6 +104,8 @@ def make_report(
     baseline_frozen_at: str | None = None,
     annotations: tuple[Annotation, ...] = (),
     now: datetime | None = None,
+    pointer: str | None = None,
+    pr_head_sha: str | None = None,
 ) -> Report:
     """The report to publish: the verdict, its body, and what surrounds it (links, baseline, age).
 
@@ -116,6 +123,10 @@ def make_report(
         where.workflow_run_url,
         where.head_sha,
         now=now or datetime.now(UTC),
+        cause=verdict.cause,
+        pointer=pointer,
+        compare_url=compare_url(tracking_uri, [verdict.candidate_run_id, baseline_run_id or verdict.baseline_run_id]),
+        pr_head_sha=pr_head_sha,
     )
     return Report(body, ctx, verdict.annotations + annotations)
 
