@@ -83,6 +83,7 @@ def run_stage(req: StageRequest, progress=None) -> StageResult:
 
 def _result(stage: str, verdict, cmp, run_id: str | None) -> StageResult:
     from gate.github.delivery import check_verdict
+    from gate.report import markdown
     from gate.report.comparison import render_comparison
     from gate.report.verdict import render_verdict
 
@@ -105,10 +106,21 @@ def _result(stage: str, verdict, cmp, run_id: str | None) -> StageResult:
     else:
         gated = sum(t.gated for t in cmp.tasks)
         headline = f"{gated} gated task(s) within their allowed drop" + (", floors cleared" if verdict else "")
+    # The stage's table rows join the one table of the summary; what follows them is folded. When the
+    # fast stage fails its floors, the floors table is what matters: it stands instead of the diff.
+    floors_failed = verdict is not None and not verdict.passed
     body = []
     if verdict is not None:
-        body += ["#### Floors", "", render_verdict(verdict, "markdown").strip("\n"), ""]
-    body += ["#### Baseline diff", "", render_comparison(cmp, "markdown").strip("\n")]
+        floors = ["#### Floors", "", render_verdict(verdict, "markdown").strip("\n"), ""]
+        body += floors if floors_failed else ["<details>", "<summary>Floors</summary>", "", *floors, "</details>", ""]
+    if floors_failed:
+        body += ["<details>", "<summary>Baseline diff</summary>", "", render_comparison(cmp, "markdown"), "</details>"]
+        rows: tuple = ()
+        cause = "below a floor: " + ", ".join(dict.fromkeys(r.split(":", 1)[0] for r in verdict.reasons))
+    else:
+        body += markdown.details(cmp)
+        rows = tuple(markdown.rows(cmp, stage=stage))
+        cause = cmp.cause
     notes = [(a.title, a.message) for a in check_verdict(cmp).annotations]
     if verdict is not None and not verdict.passed:
         notes += [(f"model-gate: {stage} floors", r) for r in verdict.reasons]
@@ -123,6 +135,9 @@ def _result(stage: str, verdict, cmp, run_id: str | None) -> StageResult:
         cmp.baseline.run_id,
         cmp.baseline.frozen_at or None,
         tuple(notes),
+        cause=cause,
+        context=markdown.context_line(cmp),
+        rows=rows,
     )
 
 
