@@ -35,6 +35,7 @@ class FloorCheck:
     reason: str
     chance: float | None = None
     near_chance: bool = False
+    ci_method: str = ""  # wilson, t, cluster-t; "..., clipped to [0, 1]" where the interval left the range
 
     @property
     def margin(self) -> float | None:

@@ -95,12 +95,21 @@ def _item_score(sample: dict[str, Any], metric: str, leaf: str) -> float:
     raise ConfigError(f"task '{leaf}': metric '{metric}' gives {type(v).__name__} per item; choose a numeric metric")
 
 
-def _prediction(sample: dict[str, Any], output_type: str) -> str:
+def _prediction(sample: dict[str, Any], output_type: str, metric: str = "acc", delimiter: str = " ") -> str:
+    """The answer the task's metric scored: for multiple choice, the choice its argmax picked (`acc_norm`
+    divides each log-likelihood by the choice's length in characters, as lm-eval 0.4.13's
+    `ConfigurableTask.process_results` does; `acc` takes the raw log-likelihood)."""
     resps = sample.get("filtered_resps") or []
     if output_type == "multiple_choice" and resps and isinstance(resps[0], list | tuple):
-        lls = [r[0] for r in resps]
+        args = sample["arguments"]
+        # lm-eval appends unconditional requests for acc_mutual_info: only the first len(choices) count.
+        choices = [str(a[1]) for a in args][: len(resps)]
+        choices = [c[len(delimiter) :] if delimiter and c.startswith(delimiter) else c for c in choices]
+        lls = [float(r[0]) for r in resps][: len(choices)]
+        if metric == "acc_norm":
+            lls = [ll / max(1.0, float(len(c))) for ll, c in zip(lls, choices, strict=True)]
         best = max(range(len(lls)), key=lls.__getitem__)
-        return str(sample["arguments"][best][1]).strip()[:PREDICTION_CHARS]
+        return choices[best].strip()[:PREDICTION_CHARS]
     if resps:
         return str(resps[0])[:PREDICTION_CHARS]
     return ""
@@ -149,7 +158,7 @@ def parse_leaf(results: dict[str, Any], leaf: str, metric: str, filter_name: str
                 prompt_hash=s["prompt_hash"],
                 group=group,
                 excerpt=str(context)[-EXCERPT_CHARS:],
-                prediction=_prediction(s, output_type),
+                prediction=_prediction(s, output_type, metric, str(config.get("target_delimiter", " "))),
             )
         )
     chance = None
