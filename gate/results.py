@@ -113,6 +113,9 @@ class FlippedItem:
     candidate_score: float
     baseline_prediction: str
     candidate_prediction: str
+    prompt: str = ""  # the whole prompt where the record kept it (gate.item_text), else empty
+    baseline_answer: str = ""  # the whole answers, likewise
+    candidate_answer: str = ""
 
 
 @dataclass(frozen=True)

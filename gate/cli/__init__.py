@@ -104,7 +104,7 @@ def cli(debug: bool) -> None:
 
 def _register() -> None:
     # One import per command module; each adds its commands to `cli`.
-    from gate.cli import baseline, check, checkpoint, ci, comment, diff, judge, plan, run  # noqa: F401
+    from gate.cli import baseline, check, checkpoint, ci, comment, diff, judge, plan, report, run  # noqa: F401
 
 
 def main() -> None:

@@ -63,12 +63,43 @@ def diff(
 
     Example: gate diff out/candidate.json --baseline main --thresholds thresholds/default.yaml --format markdown
     """
-    if (baseline_name is None) == (baseline_record is None):
-        raise click.UsageError("give exactly one of --baseline NAME or --baseline-record FILE")
-    from gate.decide.compare import compare, file_baseline_ref  # numpy/scipy: only when a diff runs
+    one_baseline(baseline_name, baseline_record)
+    from gate.decide.compare import compare  # numpy/scipy: only when a diff runs
 
     if output is not None:
         check_output(output, overwrite=overwrite)
+    candidate, thresholds, base, ref = load_pair(
+        record_file, thresholds_file, baseline_name, baseline_record, require_digest, tracking_uri
+    )
+    result = compare(candidate, base, thresholds, ref)
+    text = render_comparison(result, fmt)
+    if output is not None:
+        write_output(output, text, overwrite=overwrite)
+    else:
+        click.echo(text, nl=False)
+    if output is not None or fmt != "text":
+        click.echo(result.headline, err=True)
+    ctx.exit(result.exit_code)
+
+
+def one_baseline(baseline_name: str | None, baseline_record: Path | None) -> None:
+    if (baseline_name is None) == (baseline_record is None):
+        raise click.UsageError("give exactly one of --baseline NAME or --baseline-record FILE")
+
+
+def load_pair(
+    record_file: Path,
+    thresholds_file: Path | None,
+    baseline_name: str | None,
+    baseline_record: Path | None,
+    require_digest: bool | None,
+    tracking_uri: str | None,
+):
+    """The candidate, the thresholds, the baseline record and its reference, read in that order (a bad
+    record or thresholds file fails before MLflow is asked), as `gate diff` and `gate report` read them."""
+    one_baseline(baseline_name, baseline_record)
+    from gate.decide.compare import file_baseline_ref
+
     strict = {"require_digest": bool(require_digest), "why": REQUIRE_DIGEST}
     candidate = records.load(record_file, **strict)
     thresholds = load_thresholds(thresholds_file) if thresholds_file else None
@@ -82,12 +113,4 @@ def diff(
         base, ref = loaded.record, loaded.ref
     if (warning := records.self_comparison(candidate, base)) is not None:
         click.echo(f"gate: warning: {warning}", err=True)
-    result = compare(candidate, base, thresholds, ref)
-    text = render_comparison(result, fmt)
-    if output is not None:
-        write_output(output, text, overwrite=overwrite)
-    else:
-        click.echo(text, nl=False)
-    if output is not None or fmt != "text":
-        click.echo(result.headline, err=True)
-    ctx.exit(result.exit_code)
+    return candidate, thresholds, base, ref

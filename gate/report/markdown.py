@@ -225,17 +225,36 @@ def _pre(text: str) -> str:
     return f"<pre>{html.escape(text, quote=False)}</pre>" if text else "<pre>(empty)</pre>"
 
 
+PROMPT_SHOWN = 400  # characters of a prompt's end shown before its fold
 SHORT_ANSWER = 60  # answers this short (one line) sit in the item's line; longer ones get their own blocks
 
 
 def _item(it: FlippedItem) -> list[str]:
     where = f"{it.group}/" if it.group else ""
     line = f"**doc {cell(where)}{it.doc_id}** · score {it.baseline_score:g} → {it.candidate_score:g}"
-    answers = (it.baseline_prediction, it.candidate_prediction)
+    # The whole texts where the records kept them (gate.item_text); the excerpts of older records else.
+    prompt = it.prompt or it.excerpt
+    answers = (it.baseline_answer or it.baseline_prediction, it.candidate_answer or it.candidate_prediction)
     if all(len(a) <= SHORT_ANSWER and "\n" not in a for a in answers):
         line += f" · answered `{cell(answers[0]) or '(empty)'}` → `{cell(answers[1]) or '(empty)'}`"
-        return [line, _pre(it.excerpt), ""]
-    return [line, _pre(it.excerpt), "baseline answered:", _pre(answers[0]), "candidate answered:", _pre(answers[1]), ""]
+        return [line, _fold_prompt(prompt), ""]
+    return [
+        line,
+        _fold_prompt(prompt),
+        "baseline answered:",
+        _pre(answers[0]),
+        "candidate answered:",
+        _pre(answers[1]),
+        "",
+    ]
+
+
+def _fold_prompt(prompt: str) -> str:
+    # A 5-shot prompt is long: its end (the question) shows, the whole one is a click away.
+    if len(prompt) <= PROMPT_SHOWN:
+        return _pre(prompt)
+    head = html.escape(clip(prompt, PROMPT_SHOWN, keep="end", one_line=False), quote=False)
+    return f"<details><summary>prompt ({len(prompt):,} characters)</summary>{_pre(prompt)}</details><pre>{head}</pre>"
 
 
 def _flipped(c: Comparison) -> list[str]:
