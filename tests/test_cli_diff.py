@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -137,6 +138,12 @@ def test_named_baseline_from_a_real_mlflow_store(tmp_path, monkeypatch):
     assert data["baseline"]["name"] == "main" and data["baseline"]["run_id"] == ref.run_id
     ok = run(str(case / "baseline.json"), "--baseline", "main", "--tracking-uri", uri)
     assert ok.exit_code == 0, ok.output
+    # --trend: each gated task over the name's freezes (one here), then this run, as a sparkline column.
+    md = run(cand, "--baseline", "main", "--tracking-uri", uri, "--format", "markdown", "--trend", "4")
+    assert md.exit_code == 1, md.output
+    head = next(ln for ln in md.stdout.splitlines() if "task · metric" in ln)
+    assert head.endswith("| allowed | trend |")
+    assert re.search(r"\| `[▁-█]{2}` \|$", next(ln for ln in md.stdout.splitlines() if ln.startswith("| ❌ |")))
     missing = run(cand, "--baseline", "nope", "--tracking-uri", uri)
     assert missing.exit_code == 2 and "no baseline named 'nope'" in missing.stderr, missing.output
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")

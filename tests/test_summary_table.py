@@ -73,3 +73,17 @@ def _thresholds():
     from gate.config import load_thresholds
 
     return load_thresholds(DATA / "records/diff/regress/forgetting/thresholds.yaml")
+
+
+def test_a_stage_with_history_adds_a_sparkline_column_to_the_shared_table():
+    cmp = read_comparison(DATA / "github/blocked/comparison.json")
+    history = {"arc_easy": [0.69, 0.71, 0.70, 0.72], "medqa": [0.30, 0.33]}
+    full = _result("full", None, cmp, "run-full", history)
+    fast = _result("fast", None, read_comparison(DATA / "github/passed/comparison.json"), "run-fast")
+    lines = summarize(RUN, [job(fast), job(full)]).body.splitlines()
+    head = next(ln for ln in lines if "task · metric" in ln)
+    assert head.endswith("| allowed | trend |")
+    rows = [ln for ln in lines if ln.startswith("| ") and "→" in ln and "task · metric" not in ln]
+    assert all(columns(r) == 6 for r in rows)  # the stage without history gets an empty cell
+    # 0.69 0.71 0.70 0.72, then this run's 0.505: the fall shows as the last, lowest bar.
+    assert rows[0].startswith("| ❌ | `arc_easy`") and rows[0].endswith("| `▇█▇█▁` |")

@@ -78,10 +78,25 @@ def run_stage(req: StageRequest, progress=None) -> StageResult:
         cmp = compare(record, base.record, thresholds, ref)
     except GateError as e:
         return StageResult(req.stage, "broke", e.exit_code, _first_line(e), run_id=run_id, baseline_name=name)
-    return _result(req.stage, verdict, cmp, run_id)
+    return _result(req.stage, verdict, cmp, run_id, _trend(name, record))
 
 
-def _result(stage: str, verdict, cmp, run_id: str | None) -> StageResult:
+TREND_POINTS = 8  # freezes of the stage's baseline shown as the comment's sparkline
+
+
+def _trend(name: str, record) -> dict | None:
+    """Each task over the last freezes of the stage's baseline; none (no column) when MLflow cannot say:
+    a trend is context, never a reason for the gate to break after the evaluation succeeded."""
+    from gate.store.tracking import Store
+    from gate.store.trend import baseline_trend
+
+    try:
+        return baseline_trend(Store(), name, [(t.name, t.metric) for t in record.tasks], TREND_POINTS)
+    except GateError:
+        return None
+
+
+def _result(stage: str, verdict, cmp, run_id: str | None, trends=None) -> StageResult:
     from gate.github.delivery import check_verdict
     from gate.report import markdown
     from gate.report.comparison import render_comparison
@@ -119,7 +134,7 @@ def _result(stage: str, verdict, cmp, run_id: str | None) -> StageResult:
         cause = "below a floor: " + ", ".join(dict.fromkeys(r.split(":", 1)[0] for r in verdict.reasons))
     else:
         body += markdown.details(cmp)
-        rows = tuple(markdown.rows(cmp, stage=stage))
+        rows = tuple(markdown.rows(cmp, trends, stage=stage))
         cause = cmp.cause
     notes = [(a.title, a.message) for a in check_verdict(cmp).annotations]
     if verdict is not None and not verdict.passed:

@@ -129,6 +129,10 @@ def resolve_stage(job: StageJob, previous: StageResult | None) -> StageResult:
     )
 
 
+def _cells(row: str) -> int:
+    return row.replace("\\|", "").strip().strip("|").count("|") + 1
+
+
 def _overall(stages: list[StageResult]) -> str:
     outcomes = {s.outcome for s in stages}
     for o in ("broke", "blocked", "inconclusive"):
@@ -187,8 +191,10 @@ def summarize(
     context = " · ".join(f"{s.stage}: {s.context}" for s in stages if s.context)
     parts = [f"### {icon} {WORD[outcome]} — {cause}", ""] + ([context, ""] if context else [])
     rows = [r for s in stages for r in s.rows]
-    if rows:  # one table for every stage, blocking rows first
-        parts += [*table_head(True, False), *[r for b, r in rows if b], *[r for b, r in rows if not b], ""]
+    if rows:  # one table for every stage, blocking rows first; a trend column when a stage has one
+        trend = any(_cells(r) == 6 for _, r in rows)
+        rows = [(b, r + "  |" if trend and _cells(r) == 5 else r) for b, r in rows]
+        parts += [*table_head(True, trend), *[r for b, r in rows if b], *[r for b, r in rows if not b], ""]
         parts += ["<details>", "<summary>Stages</summary>", "", *stage_table, "", "</details>", ""]
     else:
         parts += [*stage_table, ""]

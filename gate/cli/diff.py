@@ -29,6 +29,11 @@ from gate.report.comparison import FORMATS, render_comparison
     help="Allowed drops (max_drop) and policy [default: every task gated, no significant drop allowed].",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "--trend",
+    type=click.IntRange(min=2, max=50),
+    help="Markdown: a sparkline of each gated task over the last N freezes of the --baseline name (MLflow).",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
 @click.option(
@@ -50,6 +55,7 @@ def diff(
     baseline_record: Path | None,
     thresholds_file: Path | None,
     fmt: str,
+    trend: int | None,
     output: Path | None,
     overwrite: bool,
     require_digest: bool | None,
@@ -64,6 +70,8 @@ def diff(
     Example: gate diff out/candidate.json --baseline main --thresholds thresholds/default.yaml --format markdown
     """
     one_baseline(baseline_name, baseline_record)
+    if trend is not None and baseline_name is None:
+        raise click.UsageError("--trend reads the history of a --baseline NAME in MLflow; give --baseline")
     from gate.decide.compare import compare  # numpy/scipy: only when a diff runs
 
     if output is not None:
@@ -72,7 +80,15 @@ def diff(
         record_file, thresholds_file, baseline_name, baseline_record, require_digest, tracking_uri
     )
     result = compare(candidate, base, thresholds, ref)
-    text = render_comparison(result, fmt)
+    trends = None
+    if trend is not None:
+        from gate.store.tracking import Store
+        from gate.store.trend import baseline_trend
+
+        trends = baseline_trend(
+            Store(tracking_uri), baseline_name, [(t.name, t.metric) for t in candidate.tasks], trend
+        )  # type: ignore[arg-type]
+    text = render_comparison(result, fmt, trends)
     if output is not None:
         write_output(output, text, overwrite=overwrite)
     else:
