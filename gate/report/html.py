@@ -19,6 +19,7 @@ from gate.item_text import full_texts
 from gate.record import EvalRecord
 from gate.report.markdown import STATE, Trends, duration, level, points
 from gate.results import Comparison, RunSetup, TaskComparison
+from gate.text import clip
 
 BAR_W, BAR_H = 260, 22  # px of one error bar
 TREND_W, TREND_H = 160, 40
@@ -129,7 +130,14 @@ def _trend_svg(values: Sequence[float | None], current: float | None) -> str:
 
 def _task_table(c: Comparison, trends: Trends | None) -> str:
     lo, hi = _scale(c)
-    head = ["task", "baseline → candidate", "Δ (95% CI)", "allowed", "decision", "interval vs allowed drop"]
+    head = [
+        "task",
+        "baseline → candidate",
+        "Δ (95% CI)",
+        "allowed",
+        "decision",
+        "95% CI (bar) · 0 (solid) · allowed drop (dashed)",
+    ]
     head += ["trend (last baselines → this)"] if trends is not None else []
     rows = ['<table id="tasks"><thead><tr>' + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
     for t in sorted(c.tasks, key=lambda t: (not t.blocking, t.name)):
@@ -163,7 +171,7 @@ def _setup(c: Comparison, candidate: EvalRecord, baseline: EvalRecord) -> str:
         return {
             "model": m.id,
             "revision": m.revision or "-",
-            "fingerprint": m.fingerprint,
+            "fingerprint": clip(m.fingerprint, 32),
             "backend / dtype / batch": f"{m.backend} / {m.dtype} / {m.batch_size}",
             "quantization": m.quantization,
             "hardware": s.hardware,
@@ -266,6 +274,7 @@ svg.trend polyline { fill: none; stroke: #0969da; stroke-width: 1.5; } svg.trend
 tr.newly-wrong td:nth-child(3) { color: #b3261e; font-weight: 600; }
 tr.newly-right td:nth-child(3) { color: #1a7f37; font-weight: 600; }
 tr.differs td { background: #fff8c5; } summary h2 { cursor: pointer; }
+#setup td { word-break: break-word; max-width: 480px; }
 """
 
 JS = """
