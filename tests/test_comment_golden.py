@@ -82,7 +82,7 @@ def test_a_reviewer_reads_the_verdict_first(case, state):
     assert " items, " in context and " on CPU" in context
     for link in ("[MLflow run](", "[compare with baseline](", "[workflow run]("):
         assert link in context
-    assert "| task · metric | baseline → candidate | Δ pts (95% CI) | allowed |" in comment
+    assert "| task · metric | base → cand | Δ pts (95% CI) | allowed |" in comment
     assert len(comment) < COMMENT_LIMIT
 
 
@@ -94,7 +94,7 @@ def test_blocked_case_flags_forgetting_and_folds_flipped_items():
     assert "<summary>Flipped items: arc_easy 40 newly wrong" in comment
     # The blocking row comes first, with its move in bold and its interval in points.
     rows = [ln for ln in comment.splitlines() if ln.startswith("| ❌ |") or ln.startswith("| ⬆️ |")]
-    assert rows[0].startswith("| ❌ | `arc_easy`") and "**−20.0** (−25.6, −14.4)" in rows[0]
+    assert rows[0].startswith("| ❌ | `arc_easy` acc |") and "**−20.0** (−25.6, −14.4)" in rows[0]
     assert out["annotations.txt"].splitlines()[-1].startswith("::error title=model-gate%3A catastrophic forgetting::")
 
 

@@ -94,3 +94,15 @@ def test_json_carries_the_verdict_and_is_strict_json():
 def test_unknown_format_is_refused():
     with pytest.raises(ValueError, match="not one of"):
         render_comparison(_passed(), "html")
+
+
+def test_underpowered_is_marked_only_where_the_mde_exceeds_the_allowed_drop():
+    c = _blocked()
+    md = render_comparison(c, "markdown")
+    for t in c.tasks:
+        row = next(ln for ln in md.splitlines() if ln.startswith("| ") and f"`{t.name}` " in ln)
+        weak = t.gated and t.mde is not None and t.mde > t.allowance
+        assert (" † |" in row) == weak, row
+    weak = [t.name for t in c.tasks if t.gated and t.mde is not None and t.mde > t.allowance]
+    assert weak and f"† underpowered: {', '.join(weak)} could miss" in md
+    assert "† |" not in next(ln for ln in md.splitlines() if "`medqa` " in ln)  # informational: no allowed drop

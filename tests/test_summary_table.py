@@ -40,8 +40,8 @@ def test_both_stages_share_one_table_with_the_blocking_row_first():
     lines = s.body.splitlines()
     assert lines[0].startswith("### ❌ blocked — full: arc_easy −20.0 pts, allowed −5.0; catastrophic forgetting")
     table = [ln for ln in lines if ln.startswith("| ") and "→" in ln and "task · metric" not in ln]
-    assert table[0].startswith("| ❌ | `arc_easy` · acc · full |")  # blocking first, though fast comes first
-    assert any("· fast |" in ln for ln in table[1:])
+    assert table[0].startswith("| ❌ full | `arc_easy` acc |")  # blocking first, though fast comes first
+    assert any(ln.startswith("| ✅ fast |") for ln in table[1:])
     assert sum(ln.startswith("|  | task · metric |") for ln in lines) == 1  # one table for both stages
     assert max(columns(ln) for ln in lines if ln.startswith("|")) <= 6
     ctx = ReportContext("model-gate", s.state, s.description, cause=s.cause, head_sha="2a6c97f" + "0" * 33)
@@ -86,4 +86,4 @@ def test_a_stage_with_history_adds_a_sparkline_column_to_the_shared_table():
     rows = [ln for ln in lines if ln.startswith("| ") and "→" in ln and "task · metric" not in ln]
     assert all(columns(r) == 6 for r in rows)  # the stage without history gets an empty cell
     # 0.69 0.71 0.70 0.72, then this run's 0.505: the fall shows as the last, lowest bar.
-    assert rows[0].startswith("| ❌ | `arc_easy`") and rows[0].endswith("| `▇█▇█▁` |")
+    assert rows[0].startswith("| ❌ full | `arc_easy`") and rows[0].endswith("| `▇█▇█▁` |")

@@ -151,7 +151,7 @@ def _result(stage: str, verdict, cmp, run_id: str | None, trends=None) -> StageR
         cmp.baseline.frozen_at or None,
         tuple(notes),
         cause=cause,
-        context=markdown.context_line(cmp),
+        context=markdown.context_line(cmp, model=False),
         rows=rows,
     )
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from gate.ci.changes import Pick
 from gate.errors import EXIT_CONFIG, EXIT_GATE_FAILED, EXIT_INFRA, EXIT_PASS, ConfigError
 from gate.github.comment import format_age
-from gate.report.markdown import table_head
+from gate.report.markdown import UNDERPOWERED, table_head
 from gate.text import clip
 
 OUTCOMES = ("passed", "inconclusive", "blocked", "broke", "not run")
@@ -195,6 +195,12 @@ def summarize(
         trend = any(_cells(r) == 6 for _, r in rows)
         rows = [(b, r + "  |" if trend and _cells(r) == 5 else r) for b, r in rows]
         parts += [*table_head(True, trend), *[r for b, r in rows if b], *[r for b, r in rows if not b], ""]
+        if any(f" {UNDERPOWERED} |" in r for _, r in rows):
+            parts += [
+                f"<sub>{UNDERPOWERED} underpowered: the sample could miss a drop larger than the allowed one "
+                "(see each stage's How sure).</sub>",
+                "",
+            ]
         parts += ["<details>", "<summary>Stages</summary>", "", *stage_table, "", "</details>", ""]
     else:
         parts += [*stage_table, ""]

@@ -30,6 +30,7 @@ ICON = {
     "ok": "✅",
     "improved": "⬆️",
 }
+UNDERPOWERED = "†"  # a footnote mark: ⚠️ already marks an inconclusive row
 HEADING_CHARS = 140  # a heading longer than this wraps in the comment column
 MINUS = "−"  # U+2212: a minus sign as wide as the plus, so the column lines up
 
@@ -63,10 +64,12 @@ def heading(c: Comparison) -> str:
     return f"### {icon} {word} — {cell(clip(c.cause, HEADING_CHARS, one_line=True))}"
 
 
-def context_line(c: Comparison) -> str:
-    """Model, run, baseline (name, run, freeze date), items, duration and hardware, `·`-separated."""
+def context_line(c: Comparison, model: bool = True) -> str:
+    """Model, run, baseline (name, run, freeze date), items, duration and hardware, `·`-separated
+    (without the model for a stage of a summary, whose pointer names it)."""
     b = c.baseline
     parts = [f"`{cell(c.candidate_model)}`" + (f" run `{c.candidate_run_id}`" if c.candidate_run_id else "")]
+    parts = parts if model else []
     base = f"vs baseline **{cell(b.name)}** (run `{b.run_id}`"
     if b.frozen_at:
         base += f", frozen {b.frozen_at[:10]}"
@@ -89,7 +92,7 @@ def duration(seconds: float) -> str:
 
 def table_head(percent: bool, trend: bool) -> list[str]:
     delta = "Δ pts (95% CI)" if percent else "Δ (95% CI)"
-    cols = ["", "task · metric", "baseline → candidate", delta, "allowed"] + (["trend"] if trend else [])
+    cols = ["", "task · metric", "base → cand", delta, "allowed"] + (["trend"] if trend else [])
     align = [":-:", "---", "--:", "--:", "--:"] + ([":--"] if trend else [])
     return ["| " + " | ".join(cols) + " |", "|" + "|".join(align) + "|"]
 
@@ -101,9 +104,9 @@ def underpowered(t: TaskComparison) -> bool:
 
 def table_row(t: TaskComparison, trend: Sequence[float | None] | None, stage: str | None = None) -> str:
     icon = "🚫" if t.context.blocking_failures and t.decision not in ("regressed",) else ICON.get(t.decision, "")
-    name = f"`{t.name}` · {cell(t.metric)}" + (" · domain" if t.kind == "domain" else "")
-    if stage:
-        name += f" · {stage}"
+    name = f"`{t.name}` {cell(t.metric)}" + (" · domain" if t.kind == "domain" else "")
+    if stage:  # in a summary's shared table the stage sits by the icon, where the row's state is read
+        icon = f"{icon} {stage}"
     move = f"{level(t.baseline_value, t.percent)} → {level(t.candidate_value, t.percent)}"
     delta = points(t.delta, t.percent)
     if t.blocking:
@@ -113,7 +116,7 @@ def table_row(t: TaskComparison, trend: Sequence[float | None] | None, stage: st
     if t.gated:
         allowed = MINUS + points(t.allowance, t.percent, signed=False)
         if underpowered(t):
-            allowed += " underpowered"
+            allowed += f" {UNDERPOWERED}"  # the word goes under the table (`underpowered_note`): rows stay one line
     else:
         allowed = "info"
     cells = ["|", icon, "|", name, "|", move, "|", delta, "|", allowed, "|"]
@@ -121,6 +124,18 @@ def table_row(t: TaskComparison, trend: Sequence[float | None] | None, stage: st
         spark = sparkline([*trend, t.candidate_value]) if trend else ""
         cells += [f"`{spark}`" if spark else "", "|"]
     return " ".join(cells)
+
+
+def underpowered_note(tasks: list[TaskComparison]) -> list[str]:
+    """The line under the table that names the marker, only where a row carries it."""
+    weak = [t.name for t in tasks if underpowered(t)]
+    if not weak:
+        return []
+    return [
+        f"<sub>{UNDERPOWERED} underpowered: {cell(', '.join(weak))} could miss a drop larger than the allowed one "
+        "at this sample size (see How sure).</sub>",
+        "",
+    ]
 
 
 def ordered(c: Comparison) -> list[TaskComparison]:
@@ -151,7 +166,7 @@ def render_markdown(c: Comparison, trends: Trends | None = None) -> str:
     out = [heading(c), "", context_line(c), ""]
     out += table_head(all_percent(c), trends is not None)
     out += [row for _, row in rows(c, trends)]
-    out += ["", *details(c, trends is not None)]
+    out += ["", *underpowered_note(list(c.tasks)), *details(c, trends is not None)]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
