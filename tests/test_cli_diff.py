@@ -64,8 +64,8 @@ def test_markdown_to_a_file_with_the_headline_on_stderr(tmp_path):
     r = run(*_args(CASES / "regress" / "damaged", "--format", "markdown", "--output", str(out)))
     assert r.exit_code == 1, r.output
     md = out.read_text()
-    assert md.startswith("### ❌ BLOCKED against baseline")
-    assert "run a1b2c3d4e5f6" in md and "<details>" in md and "MDE" in md
+    assert md.startswith("### ❌ blocked — arc_easy −")
+    assert "run `a1b2c3d4e5f6`" in md and "<details>" in md and "80% power for" in md
     assert r.stdout == "" and r.stderr.startswith("BLOCKED against baseline")
 
 
@@ -160,7 +160,7 @@ def test_an_existing_output_is_replaced_only_with_overwrite(tmp_path):
     assert out.read_text() == "yesterday's report"
     r = run(*args, "--overwrite")
     assert r.exit_code == 1, r.output
-    assert out.read_text().startswith("### ❌ BLOCKED against baseline")
+    assert out.read_text().startswith("### ❌ blocked — ")
 
 
 def test_a_record_diffed_against_itself_says_so():

@@ -45,7 +45,7 @@ def test_comment_leads_with_marker_then_verdict_then_one_line_of_context():
     text = render_comment("| task | Δ |\n|---|---|\n| mmlu | -2.1 |", ctx())
     lines = text.splitlines()
     assert lines[0] == "<!-- checkpoint-gate:model-gate -->"
-    assert lines[1] == "### ❌ blocked — mmlu regressed by 2.1 points"
+    assert lines[1] == "### ❌ model-gate: blocked — mmlu regressed by 2.1 points"
     assert lines[3] == (
         "commit `2a6c97f` · baseline **main** (run `0f3a9c`, frozen 3 days ago) · "
         "[MLflow run](http://mlflow.internal:5000/#/experiments/1/runs/abc) · "
@@ -62,7 +62,7 @@ def test_a_comment_about_an_older_commit_than_the_pr_head_says_so():
 
 
 def test_another_gate_is_named_in_the_heading():
-    assert render_comment("x", ctx(gate_name="fast")).splitlines()[1].startswith("### ❌ `fast` blocked — ")
+    assert render_comment("x", ctx(gate_name="fast")).splitlines()[1].startswith("### ❌ model-gate `fast`: blocked — ")
 
 
 @pytest.mark.parametrize(("state", "head"), [("success", "✅"), ("neutral", "⚪"), ("failure", "❌")])
@@ -204,5 +204,5 @@ def test_mlflow_link_never_carries_credentials(uri, url):
 
 def test_a_body_with_its_own_verdict_heading_gets_no_second_one():
     text = render_comment("### ✅ passed — no gated task dropped\n\n| t |", ctx(state="success", description="d"))
-    assert text.splitlines()[1] == "### ✅ passed — no gated task dropped"  # the body's cause, said once
+    assert text.splitlines()[1] == "### ✅ model-gate: passed — no gated task dropped"  # the body's cause, once
     assert text.count("### ") == 1

@@ -72,7 +72,8 @@ def test_a_reviewer_reads_the_verdict_first(case, state):
     lines = comment.splitlines()
     assert lines[0] == marker("model-gate")
     assert lines[1].startswith(
-        {"failure": "### ❌ blocked — ", "neutral": "### ⚪ inconclusive — ", "success": "### ✅ passed — "}[state]
+        {"failure": "### ❌ model-gate: blocked — ", "neutral": "### ⚪ model-gate: inconclusive — ",
+         "success": "### ✅ model-gate: passed — "}[state]
     )  # fmt: skip
     # The second paragraph is the one line of context: what, against what, how long, where to look.
     assert lines[2] == "" and lines[4] == ""

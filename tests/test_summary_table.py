@@ -46,7 +46,7 @@ def test_both_stages_share_one_table_with_the_blocking_row_first():
     assert max(columns(ln) for ln in lines if ln.startswith("|")) <= 6
     ctx = ReportContext("model-gate", s.state, s.description, cause=s.cause, head_sha="2a6c97f" + "0" * 33)
     comment = render_comment(s.body, ctx).splitlines()
-    assert comment[1] == lines[0]  # the heading survives, once
+    assert comment[1] == lines[0].replace("### ❌ ", "### ❌ model-gate: ")  # the same cause, once
     assert comment[3].startswith("commit `2a6c97f` · fast: ") and " · full: " in comment[3]
 
 

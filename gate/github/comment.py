@@ -126,9 +126,9 @@ def header(ctx: ReportContext, report_heading: str | None = None) -> str:
     if cause is None and report_heading and " — " in report_heading and not ctx.broke:
         cause = report_heading.split(" — ", 1)[1]
     cause = clip(cause or ctx.description, HEADING_CHARS, one_line=True)
-    # The default gate needs no name (the check is called model-gate); another gate is named.
-    name = "" if ctx.gate_name == "model-gate" else f"`{ctx.gate_name}` "
-    return f"### {icon} {name}{word} — {cause}"
+    # The check is called model-gate; a gate with another name says which.
+    name = "model-gate" if ctx.gate_name == "model-gate" else f"model-gate `{ctx.gate_name}`"
+    return f"### {icon} {name}: {word} — {cause}"
 
 
 def context(ctx: ReportContext, report_context: str | None = None) -> str:
