@@ -166,7 +166,7 @@ def render_markdown(c: Comparison, trends: Trends | None = None) -> str:
     out = [heading(c), "", context_line(c), ""]
     out += table_head(all_percent(c), trends is not None)
     out += [row for _, row in rows(c, trends)]
-    out += ["", *underpowered_note(list(c.tasks)), *details(c, trends is not None)]
+    out += ["", *underpowered_note(ordered(c)), *details(c, trends is not None)]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
