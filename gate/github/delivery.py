@@ -7,12 +7,13 @@ this module only renders and delivers it. The order matters: the job summary is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from gate.errors import ConfigError
+from gate.errors import ConfigError, GateError
 from gate.files import read_json
 from gate.github.actions import ActionsContext
 from gate.github.client import CheckResult, CommentResult, GitHubClient
@@ -193,7 +194,11 @@ def publish(
         elif client is None:
             skipped.append("PR comment: no GitHub client")
         else:
-            text = render_comment(report.body, report.ctx)
+            ctx = report.ctx
+            # The marker is context: a PR head GitHub will not show never stops the comment.
+            with contextlib.suppress(GateError):
+                ctx = replace(ctx, pr_head_sha=client.pr_head(where.pr_number))
+            text = render_comment(report.body, ctx)
             upserted = client.upsert_comment(where.pr_number, marker(report.ctx.gate_name), text)
 
     return Published(summary_path, posted, upserted, tuple(error_lines(report.annotations)), tuple(skipped))
