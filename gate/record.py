@@ -31,6 +31,7 @@ class ItemOutcome:
     group: str | None = None  # e.g. the MMLU subject (lm-eval subtask name)
     excerpt: str = ""  # end of the prompt, truncated, for reports of flipped items
     prediction: str = ""  # the model's choice or generation, truncated
+    full: str = ""  # the whole prompt and answer where those two were cut: gzip+base64 (gate.item_text)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from gate.config.thresholds import Policy
 from gate.errors import EXIT_GATE_FAILED, EXIT_PASS, ConfigError
-from gate.record import BaselineRef
+from gate.record import BaselineRef, EvalRecord
 
 PASS, FAIL, INCONCLUSIVE, NOT_EVALUATED = "pass", "fail", "inconclusive", "not evaluated"
 
@@ -35,6 +35,7 @@ class FloorCheck:
     reason: str
     chance: float | None = None
     near_chance: bool = False
+    ci_method: str = ""  # wilson, t, cluster-t; "..., clipped to [0, 1]" where the interval left the range
 
     @property
     def margin(self) -> float | None:
@@ -112,6 +113,9 @@ class FlippedItem:
     candidate_score: float
     baseline_prediction: str
     candidate_prediction: str
+    prompt: str = ""  # the whole prompt where the record kept it (gate.item_text), else empty
+    baseline_answer: str = ""  # the whole answers, likewise
+    candidate_answer: str = ""
 
 
 @dataclass(frozen=True)
@@ -206,6 +210,57 @@ class JaggedTask:
 
 
 @dataclass(frozen=True)
+class RunSummary:
+    """How one side of a comparison was measured, for the reports' context line and the HTML report."""
+
+    model: str
+    items: int
+    wall_seconds: float
+    device: str  # e.g. cpu, cuda, cuda:0
+    backend: str
+    dtype: str
+    batch_size: int
+    suite: str
+    created_at: str
+    lm_eval: str = ""
+    run_id: str | None = None
+    accelerator: str = ""  # the GPU model, or cpu (`EvalRecord.setup`; empty in records written before it)
+    device_count: int = 0
+
+    @classmethod
+    def of(cls, record: EvalRecord) -> RunSummary:
+        setup = record.setup
+        return cls(
+            model=record.model.id,
+            items=sum(t.n for t in record.tasks),
+            wall_seconds=record.timing.wall_seconds,
+            device=record.model.device,
+            backend=record.model.backend,
+            dtype=record.model.dtype,
+            batch_size=record.model.batch_size,
+            suite=f"{record.suite.name} v{record.suite.version}",
+            created_at=record.created_at,
+            lm_eval=record.versions.lm_eval,
+            run_id=record.mlflow_run_id,
+            accelerator=setup.accelerator if setup else "",
+            device_count=setup.device_count if setup else 0,
+        )
+
+    @property
+    def hardware(self) -> str:
+        """`CPU`, the GPU model and count (`NVIDIA H200 ×2`) when the record says, else the device as the record
+        names it (`cuda:0` reads `1×GPU (cuda:0)`)."""
+        if self.accelerator and self.accelerator.lower() != "cpu":
+            return self.accelerator + (f" ×{self.device_count}" if self.device_count > 1 else "")
+        d = self.device.lower()
+        if d.startswith("cuda") or d.startswith("gpu"):
+            return f"1×GPU ({self.device})"
+        if d == "auto":
+            return "auto device"
+        return self.device.upper() if d in ("cpu", "mps") else self.device
+
+
+@dataclass(frozen=True)
 class Comparison:
     baseline: BaselineRef
     baseline_model: str
@@ -225,6 +280,8 @@ class Comparison:
     jagged: tuple[JaggedTask, ...] = ()  # general tasks out of line with the rest: a warning unless it blocks
     # hardware and library differences that may move scores a little (gate.decide.pairing.environment_differences)
     environment_differences: tuple[str, ...] = ()
+    candidate_setup: RunSummary | None = None  # absent in comparisons written before it was added
+    baseline_setup: RunSummary | None = None
 
     @property
     def blocking(self) -> bool:
@@ -263,6 +320,25 @@ class Comparison:
             ) from None
 
     @property
+    def cause(self) -> str:
+        """The main cause of the state, short enough for a one-line heading: the first blocking reason
+        as task and move, forgetting by name, then how many more; or what kept the gate from deciding."""
+        gated = [t for t in self.tasks if t.gated]
+        if self.blocking:
+            causes = [_task_cause(t) for t in self.tasks if t.blocking or t.context.blocking_failures]
+            if self.forgetting and self.policy.block_on_forgetting:
+                causes.insert(1, "catastrophic forgetting")  # named in the heading, whatever else blocks
+            causes = causes or ["; ".join(self.blocking_reasons)]
+            shown = causes[:2]
+            more = f" (+{len(causes) - 2} more)" if len(causes) > 2 else ""
+            return "; ".join(shown) + more
+        undecided = [t for t in gated if t.decision in ("likely_regressed", "inconclusive", "not_comparable")]
+        if undecided:
+            names = ", ".join(f"{t.name} {t.decision.replace('_', ' ')}" for t in undecided[:3])
+            return names + (f" (+{len(undecided) - 3} more)" if len(undecided) > 3 else "") + ", not blocking"
+        return f"no gated task dropped more than allowed ({len(gated)} gated)"
+
+    @property
     def headline(self) -> str:
         ref = f"baseline '{self.baseline.name}' (run {self.baseline.run_id})"
         if self.blocking:
@@ -288,6 +364,17 @@ def fmt_score(value: float | None, percent: bool) -> str:
     if value is None or math.isnan(value):
         return "n/a"
     return f"{value * 100:.1f}%" if percent else f"{value:.4g}"
+
+
+def _task_cause(t: TaskComparison) -> str:
+    if t.context.blocking_failures and not t.blocking:
+        return f"{t.name}: {len(t.context.blocking_failures)} high-severity case(s) failed"
+    if t.decision in ("regressed", "likely_regressed") and t.delta is not None:
+        word = "" if t.decision == "regressed" else "likely "
+        # Points with a true minus and no repeated unit: a heading must fit the 820 px comment column.
+        delta = fmt_delta(t.delta, t.percent).replace("-", "−")
+        return f"{t.name} {word}{delta}, allowed −{fmt_delta(t.allowance, t.percent, signed=False).split()[0]}"
+    return f"{t.name} {t.decision.replace('_', ' ')}"
 
 
 def fmt_delta(value: float | None, percent: bool, signed: bool = True) -> str:
@@ -346,9 +433,11 @@ def _comparison(data: Mapping[str, Any]) -> Comparison:
             general_losses=tuple(_plain(TaskMove, m) for m in forgetting["general_losses"]),
             message=forgetting["message"],
         )
+    setups = {k: _plain(RunSummary, data[k]) if data.get(k) else None for k in ("candidate_setup", "baseline_setup")}
     return _plain(
         Comparison,
         data,
+        **setups,
         baseline=_plain(BaselineRef, data["baseline"]),
         policy=_plain(Policy, data["policy"]),
         tasks=tuple(_task(t) for t in data["tasks"]),

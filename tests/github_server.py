@@ -89,6 +89,7 @@ class GitHubServer:
         self.comment_issue: dict[int, int] = {}  # comment id -> PR number
         self.check_runs: dict[int, dict[str, Any]] = {}
         self.statuses: list[dict[str, Any]] = []
+        self.pr_heads: dict[int, str] = {}  # PR number -> its head sha now (GET /pulls/N); others answer 404
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
         self._next_id = 1_000_000_001
@@ -314,6 +315,11 @@ class GitHubServer:
                     if m == "DELETE":
                         del server.comments[cid], server.comment_issue[cid]
                         return self._send(204, None, server._headers("delete-issue-comment"))
+                if m == "GET" and (mt := re.fullmatch(rf"{repo}/pulls/(\d+)", p)) and int(mt[1]) in server.pr_heads:
+                    pull = copy.deepcopy(server.fixtures["get-pull"]["response"]["body"])
+                    pull["number"] = int(mt[1])
+                    pull["head"]["sha"] = server.pr_heads[int(mt[1])]
+                    return self._send(200, pull, server._headers("get-pull"))
                 if m == "POST" and p == f"{repo}/check-runs":
                     data = req.body or {}
                     if not data.get("name") or not data.get("head_sha"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -63,8 +64,8 @@ def test_markdown_to_a_file_with_the_headline_on_stderr(tmp_path):
     r = run(*_args(CASES / "regress" / "damaged", "--format", "markdown", "--output", str(out)))
     assert r.exit_code == 1, r.output
     md = out.read_text()
-    assert md.startswith("### ❌ BLOCKED against baseline")
-    assert "run a1b2c3d4e5f6" in md and "<details>" in md and "MDE" in md
+    assert md.startswith("### ❌ blocked — arc_easy −")
+    assert "run `a1b2c3d4e5f6`" in md and "<details>" in md and "80% power for" in md
     assert r.stdout == "" and r.stderr.startswith("gate: BLOCKED: against baseline")
 
 
@@ -137,6 +138,12 @@ def test_named_baseline_from_a_real_mlflow_store(tmp_path, monkeypatch):
     assert data["baseline"]["name"] == "main" and data["baseline"]["run_id"] == ref.run_id
     ok = run(str(case / "baseline.json"), "--baseline", "main", "--tracking-uri", uri)
     assert ok.exit_code == 0, ok.output
+    # --trend: each gated task over the name's freezes (one here), then this run, as a sparkline column.
+    md = run(cand, "--baseline", "main", "--tracking-uri", uri, "--format", "markdown", "--trend", "4")
+    assert md.exit_code == 1, md.output
+    head = next(ln for ln in md.stdout.splitlines() if "task · metric" in ln)
+    assert head.endswith("| allowed | trend |")
+    assert re.search(r"\| `[▁-█]{2}` \|$", next(ln for ln in md.stdout.splitlines() if ln.startswith("| ❌ |")))
     missing = run(cand, "--baseline", "nope", "--tracking-uri", uri)
     assert missing.exit_code == 2 and "no baseline named 'nope'" in missing.stderr, missing.output
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
@@ -153,7 +160,7 @@ def test_an_existing_output_is_replaced_only_with_overwrite(tmp_path):
     assert out.read_text() == "yesterday's report"
     r = run(*args, "--overwrite")
     assert r.exit_code == 1, r.output
-    assert out.read_text().startswith("### ❌ BLOCKED against baseline")
+    assert out.read_text().startswith("### ❌ blocked — ")
 
 
 def test_a_record_diffed_against_itself_says_so():

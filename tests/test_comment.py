@@ -41,16 +41,28 @@ def ctx(**kw) -> ReportContext:
     return ReportContext(**{**base, **kw})
 
 
-def test_comment_leads_with_marker_then_verdict_and_ends_with_baseline_and_links():
+def test_comment_leads_with_marker_then_verdict_then_one_line_of_context():
     text = render_comment("| task | Δ |\n|---|---|\n| mmlu | -2.1 |", ctx())
     lines = text.splitlines()
     assert lines[0] == "<!-- checkpoint-gate:model-gate -->"
-    assert lines[1] == "### ❌ model-gate `model-gate`: blocked — mmlu regressed by 2.1 points"
-    assert lines[-1] == (
-        "<sub>Baseline **main** (run `0f3a9c`), frozen 3 days ago (2025-03-07) · "
+    assert lines[1] == "### ❌ model-gate: blocked — mmlu regressed by 2.1 points"
+    assert lines[3] == (
+        "commit `2a6c97f` · baseline **main** (run `0f3a9c`, frozen 3 days ago) · "
         "[MLflow run](http://mlflow.internal:5000/#/experiments/1/runs/abc) · "
-        "[workflow run](https://github.com/acme/models/actions/runs/4242) · commit `2a6c97f`</sub>"
+        "[workflow run](https://github.com/acme/models/actions/runs/4242)"
     )
+    assert lines[5] == "| task | Δ |"
+
+
+def test_a_comment_about_an_older_commit_than_the_pr_head_says_so():
+    head = "9" * 40
+    line = render_comment("body", ctx(pr_head_sha=head)).splitlines()[3]
+    assert line.startswith("⚠️ **describes `2a6c97f`; the PR head is now `9999999`**")
+    assert "describes" not in render_comment("body", ctx(pr_head_sha=ctx().head_sha)).splitlines()[3]
+
+
+def test_another_gate_is_named_in_the_heading():
+    assert render_comment("x", ctx(gate_name="fast")).splitlines()[1].startswith("### ❌ model-gate `fast`: blocked — ")
 
 
 @pytest.mark.parametrize(("state", "head"), [("success", "✅"), ("neutral", "⚪"), ("failure", "❌")])
@@ -191,6 +203,6 @@ def test_mlflow_link_never_carries_credentials(uri, url):
 
 
 def test_a_body_with_its_own_verdict_heading_gets_no_second_one():
-    text = render_comment("### ✅ PASSED against baseline 'main' (run r1): ...\n\n| t |", ctx(state="success"))
-    assert text.splitlines()[1].startswith("### ✅ PASSED against baseline")
+    text = render_comment("### ✅ passed — no gated task dropped\n\n| t |", ctx(state="success", description="d"))
+    assert text.splitlines()[1] == "### ✅ model-gate: passed — no gated task dropped"  # the body's cause, once
     assert text.count("### ") == 1

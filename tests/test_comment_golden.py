@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from gate.github.comment import COMMENT_LIMIT, ReportContext, error_lines, marker, render_comment, render_summary
+from gate.github.comment import (
+    COMMENT_LIMIT,
+    ReportContext,
+    error_lines,
+    marker,
+    mlflow_compare_url,
+    render_comment,
+    render_summary,
+)
 from gate.github.delivery import read_verdict
 
 DATA = Path(__file__).parent / "data" / "github"
@@ -33,6 +41,9 @@ def rendered(case: str) -> dict[str, str]:
         baseline_run_id=v.baseline_run_id,
         baseline_frozen_at=v.baseline_frozen_at,
         mlflow_run_url="http://mlflow.internal:5000/#/runs/5e1f0c0ffee",
+        compare_url=mlflow_compare_url("http://mlflow.internal:5000", ["5e1f0c0ffee", v.baseline_run_id]),
+        cause=v.cause,
+        pointer="checkpoints/sft-v3.yaml",
         workflow_run_url="https://github.com/acme/models/actions/runs/4242",
         head_sha="2a6c97f6f5dc9166cc2e5d0d95415a386805ca07",
         now=NOW,
@@ -61,18 +72,30 @@ def test_a_reviewer_reads_the_verdict_first(case, state):
     lines = comment.splitlines()
     assert lines[0] == marker("model-gate")
     assert lines[1].startswith(
-        {"failure": "### ❌ BLOCKED", "neutral": "### ⚪ INCONCLUSIVE", "success": "### ✅ PASSED"}[state]
-    )
-    assert "| task | kind | baseline | candidate | Δ | 95% CI |" in comment
-    assert "Baseline **main**" in lines[-1] and "frozen 10 days ago" in lines[-1]
-    assert "[MLflow run](" in lines[-1] and "[workflow run](" in lines[-1]
+        {"failure": "### ❌ model-gate: blocked — ", "neutral": "### ⚪ model-gate: inconclusive — ",
+         "success": "### ✅ model-gate: passed — "}[state]
+    )  # fmt: skip
+    # The second paragraph is the one line of context: what, against what, how long, where to look.
+    assert lines[2] == "" and lines[4] == ""
+    context = lines[3]
+    assert context.startswith("**checkpoints/sft-v3.yaml** @ `2a6c97f`")
+    assert "vs baseline **main** (run `" in context and ", frozen 10 days ago)" in context
+    assert " items, " in context and " on CPU" in context
+    for link in ("[MLflow run](", "[compare with baseline](", "[workflow run]("):
+        assert link in context
+    assert "| task · metric | base → cand | Δ pts (95% CI) | allowed |" in comment
     assert len(comment) < COMMENT_LIMIT
 
 
 def test_blocked_case_flags_forgetting_and_folds_flipped_items():
     out = rendered("blocked")
-    assert "Catastrophic forgetting" in out["comment.md"]
-    assert "<details>" in out["comment.md"] and "newly wrong" in out["comment.md"]
+    comment = out["comment.md"]
+    assert "catastrophic forgetting" in comment.splitlines()[1]  # the main cause, in the heading
+    assert "<summary>Catastrophic forgetting (blocking by policy)</summary>" in comment
+    assert "<summary>Flipped items: arc_easy 40 newly wrong" in comment
+    # The blocking row comes first, with its move in bold and its interval in points.
+    rows = [ln for ln in comment.splitlines() if ln.startswith("| ❌ |") or ln.startswith("| ⬆️ |")]
+    assert rows[0].startswith("| ❌ | `arc_easy` acc |") and "**−20.0** (−25.6, −14.4)" in rows[0]
     assert out["annotations.txt"].splitlines()[-1].startswith("::error title=model-gate%3A catastrophic forgetting::")
 
 

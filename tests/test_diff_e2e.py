@@ -110,9 +110,11 @@ def test_damaged_weights_block_against_the_frozen_mlflow_baseline(runs):
     r = _diff(str(paths["damaged"]), "--baseline", "smol-e2e", "--thresholds", str(THRESHOLDS), "--format", "markdown")
     assert r.exit_code == 1, r.output
     md = r.stdout
-    assert md.startswith("### ❌ BLOCKED against baseline 'smol-e2e' (run " + ref.run_id + ")")
-    assert "arc_easy regressed" in md and "❌ regressed (blocks)" in md
-    assert "MDE (80% power)" in md
+    lines = md.splitlines()
+    assert lines[0].startswith("### ❌ blocked — arc_easy −")  # the state and the main cause, one line
+    assert f"vs baseline **smol-e2e** (run `{ref.run_id}`" in lines[2]
+    assert lines[6].startswith("| ❌ | `arc_easy` acc |") and "regressed (blocks)" in md
+    assert "80% power for" in md
     assert "<details>" in md and "Question:" in md  # the real ARC items that flipped, prompts shown
     data = json.loads(
         _diff(

@@ -327,6 +327,19 @@ def test_command_posts_check_comment_summary_and_annotations(gh, actions_env, tm
     assert [x["conclusion"] for x in gh.check_runs.values()] == ["failure", "success"]
 
 
+def test_a_comment_about_a_commit_the_pr_has_moved_past_says_so(gh, actions_env, tmp_path):
+    report = tmp_path / "report.md"
+    report.write_text("| task | Δ |\n|---|---|\n| mmlu | -2.1 |\n")
+    args = ["--report", str(report), "--state", "failure", "--description", "mmlu -2.1 pts"]
+    gh.pr_heads[PR] = SHA  # the evaluated commit is still the head: no marker
+    assert run_comment(*args).exit_code == 0
+    assert "describes" not in gh.comments_on(PR)[0]["body"].splitlines()[3]
+    gh.pr_heads[PR] = "9" * 40  # a push landed while the gate ran
+    assert run_comment(*args).exit_code == 0
+    line = gh.comments_on(PR)[0]["body"].splitlines()[3]
+    assert line.startswith(f"⚠️ **describes `{SHA[:7]}`; the PR head is now `9999999`**")
+
+
 def test_command_truncates_a_70kb_report(gh, actions_env, tmp_path):
     rows = "".join(f"| item {i:05d} | {'x' * 60} |\n" for i in range(900))
     report = tmp_path / "big.md"
@@ -338,7 +351,7 @@ def test_command_truncates_a_70kb_report(gh, actions_env, tmp_path):
     assert len(c["body"]) <= COMMENT_LIMIT
     assert "Report truncated" in c["body"] and "of 70," in c["body"]
     assert c["body"].count("<details") == c["body"].count("</details>")
-    assert c["body"].rstrip().endswith("</sub>")  # the links survive truncation
+    assert "[workflow run](" in c["body"].splitlines()[3]  # the links come before the cut, under the heading
 
 
 def test_command_with_a_bad_token_exits_3_and_never_prints_it(gh, actions_env, tmp_path, monkeypatch):
@@ -444,7 +457,7 @@ def test_comparison_json_sets_state_annotations_and_links(
     assert len(r.stdout.splitlines()) == errors
     (c,) = gh.comments_on(PR)
     assert "[MLflow run](http://mlflow.internal:5000/#/runs/r-cand)" in c["body"]
-    assert "Baseline **main** (run `r-base`), frozen " in c["body"]
+    assert "baseline **main** (run `r-base`, frozen " in c["body"].splitlines()[3]
 
 
 def test_comparison_and_state_together_is_a_usage_error(gh, actions_env, tmp_path):

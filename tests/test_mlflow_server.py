@@ -168,7 +168,7 @@ def test_runs_tell_the_story_in_mlflow_name_commit_pr_items_datasets_and_the_ver
     assert run.data.metrics["diff/main/arc_easy/newly_wrong"] == 24
     (folder,) = [a.path for a in client.list_artifacts(cand.mlflow_run_id, "diff")]
     names = {a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(cand.mlflow_run_id, folder)}
-    assert names == {"comparison.json", "comparison.md"}
+    assert names == {"comparison.json", "comparison.md", "report.html"}  # gate report's HTML, in the run
 
     # Per-item outcomes as MLflow's table, and the datasets as the run's inputs.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)  # load_table searches through the global client

@@ -13,6 +13,7 @@ import pytest
 
 from gate.decide.compare import compare
 from gate.report.comparison import render_comparison
+from gate.report.markdown import ordered
 from tests.fixtures_diff import REF, base_scores, flip, record, task, thresholds
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
@@ -66,17 +67,19 @@ def test_every_format_names_baseline_power_forgetting_and_flipped_items(fmt):
     out = render_comparison(_blocked(), fmt)
     for needle in ("smol-main", "0123456789abcdef", "Catastrophic forgetting", "arc_easy", "medqa", "Question 0"):
         assert needle in out, needle
-    assert ("MDE" in out) if fmt != "json" else ('"mde"' in out)
+    assert {"text": "MDE", "markdown": "80% power for", "json": '"mde"'}[fmt] in out
     assert "few-shot count differs" in out
     assert "near chance" in out  # mmlu at ~30% with chance 25% on 240 items
 
 
 def test_markdown_leads_with_the_verdict_and_folds_items():
     md = render_comparison(_blocked(), "markdown")
-    first = md.splitlines()[0]
-    assert first.startswith("### ❌ BLOCKED against baseline 'smol-main' (run 0123456789abcdef)")
+    lines = md.splitlines()
+    # One line with the state and the main cause, then one line of context naming the baseline.
+    assert lines[0] == "### ❌ blocked — arc_easy −13.8 pts, allowed −3.0; catastrophic forgetting (+1 more)"
+    assert "vs baseline **smol-main** (run `0123456789abcdef`" in lines[2]
     assert "<details>" in md and "</details>" in md
-    assert render_comparison(_passed(), "markdown").startswith("### ✅ PASSED")
+    assert render_comparison(_passed(), "markdown").startswith("### ✅ passed — no gated task dropped")
 
 
 def test_json_carries_the_verdict_and_is_strict_json():
@@ -92,3 +95,15 @@ def test_json_carries_the_verdict_and_is_strict_json():
 def test_unknown_format_is_refused():
     with pytest.raises(ValueError, match="not one of"):
         render_comparison(_passed(), "html")
+
+
+def test_underpowered_is_marked_only_where_the_mde_exceeds_the_allowed_drop():
+    c = _blocked()
+    md = render_comparison(c, "markdown")
+    for t in c.tasks:
+        row = next(ln for ln in md.splitlines() if ln.startswith("| ") and f"`{t.name}` " in ln)
+        weak = t.gated and t.mde is not None and t.mde > t.allowance
+        assert (" † |" in row) == weak, row
+    weak = [t.name for t in ordered(c) if t.gated and t.mde is not None and t.mde > t.allowance]
+    assert weak and f"† underpowered: {', '.join(weak)} could miss" in md
+    assert "† |" not in next(ln for ln in md.splitlines() if "`medqa` " in ln)  # informational: no allowed drop

@@ -14,9 +14,11 @@ import gate.cli.baseline  # noqa: F401  (registers `gate baseline`)
 from gate import record as records
 from gate.cli import cli
 from gate.errors import BaselineNotFound, ConfigError, StoreUnavailable
+from gate.report.sparkline import sparkline
 from gate.store.baselines import BASELINE_MODEL, SHA_TAG
 from gate.store.keys import metric_key
 from gate.store.tracking import Store
+from gate.store.trend import baseline_trend
 from tests.fixtures_store import make_record
 
 
@@ -307,3 +309,17 @@ def test_a_logged_run_carries_the_record_digest_and_a_refused_freeze_logs_nothin
     with pytest.raises(ConfigError, match="already exists"):
         store.freeze("main", record=replace(record, created_at="2030-01-01T00:00:00+00:00"))
     assert _run_count(store) == 1
+
+
+def test_baseline_trend_is_one_point_per_freeze_of_the_name_oldest_first(store: Store) -> None:
+    recs = [make_record(scores=s, seed=str(i)) for i, s in enumerate([(1, 0, 1, 1), (0, 0, 1, 0), (1, 1, 1, 1)])]
+    for i, r in enumerate(recs):
+        store.freeze("main", record=r, replace=i > 0, who="ci")
+    store.freeze("other", record=make_record(scores=(0, 0, 0, 0), seed="x"), who="ci")  # another name: not in it
+    tasks = [("arc_easy", "acc_norm,none"), ("demo_policy", "acc"), ("absent", "acc")]
+    trend = baseline_trend(store, "main", tasks, n=8)
+    assert trend["arc_easy"] == [r.task("arc_easy").value for r in recs]
+    assert trend["demo_policy"] == [r.task("demo_policy").value for r in recs]
+    assert trend["absent"] == [None, None, None]
+    assert baseline_trend(store, "main", tasks, n=2)["arc_easy"] == [r.task("arc_easy").value for r in recs[1:]]
+    assert sparkline(trend["arc_easy"]) == "▆▁█"  # 0.75, 0.25, 1.0 between their own min and max

@@ -78,15 +78,33 @@ def run_stage(req: StageRequest, progress=None) -> StageResult:
         run_id = record.mlflow_run_id
         verdict = check(record, thresholds) if req.floors else None
         cmp = compare(record, base.record, thresholds, ref)
+        trend = _trend(name, record)
         if run_id is not None:
-            log_verdict(run_id, cmp, (lambda m: progress(f"warning: {m}")) if progress else None)
+            warn = (lambda m: progress(f"warning: {m}")) if progress else None
+            log_verdict(run_id, cmp, warn, records=(record, base.record), trends=trend)
     except GateError as e:
         return StageResult(req.stage, "broke", e.exit_code, _first_line(e), run_id=run_id, baseline_name=name)
-    return _result(req.stage, verdict, cmp, run_id)
+    return _result(req.stage, verdict, cmp, run_id, trend)
 
 
-def _result(stage: str, verdict, cmp, run_id: str | None) -> StageResult:
+TREND_POINTS = 8  # freezes of the stage's baseline shown as the comment's sparkline
+
+
+def _trend(name: str, record) -> dict | None:
+    """Each task over the last freezes of the stage's baseline; none (no column) when MLflow cannot say:
+    a trend is context, never a reason for the gate to break after the evaluation succeeded."""
+    from gate.store.tracking import Store
+    from gate.store.trend import baseline_trend
+
+    try:
+        return baseline_trend(Store(), name, [(t.name, t.metric) for t in record.tasks], TREND_POINTS)
+    except GateError:
+        return None
+
+
+def _result(stage: str, verdict, cmp, run_id: str | None, trends=None) -> StageResult:
     from gate.github.delivery import check_verdict
+    from gate.report import markdown
     from gate.report.comparison import render_comparison
     from gate.report.verdict import render_verdict
 
@@ -109,10 +127,21 @@ def _result(stage: str, verdict, cmp, run_id: str | None) -> StageResult:
     else:
         gated = sum(t.gated for t in cmp.tasks)
         headline = f"{gated} gated task(s) within their allowed drop" + (", floors cleared" if verdict else "")
+    # The stage's table rows join the one table of the summary; what follows them is folded. When the
+    # fast stage fails its floors, the floors table is what matters: it stands instead of the diff.
+    floors_failed = verdict is not None and not verdict.passed
     body = []
     if verdict is not None:
-        body += ["#### Floors", "", render_verdict(verdict, "markdown").strip("\n"), ""]
-    body += ["#### Baseline diff", "", render_comparison(cmp, "markdown").strip("\n")]
+        floors = ["#### Floors", "", render_verdict(verdict, "markdown").strip("\n"), ""]
+        body += floors if floors_failed else ["<details>", "<summary>Floors</summary>", "", *floors, "</details>", ""]
+    if floors_failed:
+        body += ["<details>", "<summary>Baseline diff</summary>", "", render_comparison(cmp, "markdown"), "</details>"]
+        rows: tuple = ()
+        cause = "below a floor: " + ", ".join(dict.fromkeys(r.split(":", 1)[0] for r in verdict.reasons))
+    else:
+        body += markdown.details(cmp)
+        rows = tuple(markdown.rows(cmp, trends, stage=stage))
+        cause = cmp.cause
     notes = [(a.title, a.message) for a in check_verdict(cmp).annotations]
     if verdict is not None and not verdict.passed:
         notes += [(f"model-gate: {stage} floors", r) for r in verdict.reasons]
@@ -127,6 +156,9 @@ def _result(stage: str, verdict, cmp, run_id: str | None) -> StageResult:
         cmp.baseline.run_id,
         cmp.baseline.frozen_at or None,
         tuple(notes),
+        cause=cause,
+        context=markdown.context_line(cmp, model=False),
+        rows=rows,
     )
 
 

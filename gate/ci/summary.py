@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from gate.ci.changes import Pick
 from gate.errors import EXIT_CONFIG, EXIT_GATE_FAILED, EXIT_INFRA, EXIT_PASS, ConfigError
 from gate.github.comment import format_age
+from gate.report.markdown import UNDERPOWERED, table_head
 from gate.text import clip
 
 OUTCOMES = ("passed", "inconclusive", "blocked", "broke", "not run")
@@ -39,6 +40,9 @@ class StageResult:
     baseline_run_id: str | None = None
     baseline_frozen_at: str | None = None
     annotations: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    cause: str = ""  # the main cause, short (Comparison.cause, or the floors that failed)
+    context: str = ""  # the diff's context line: model, run, baseline, items, duration, hardware
+    rows: tuple[tuple[bool, str], ...] = ()  # (blocks, markdown row) of the one table all stages share
 
     @property
     def passing(self) -> bool:
@@ -54,6 +58,7 @@ class StageResult:
         try:
             data = json.loads(zlib.decompress(base64.b64decode(text.strip(), validate=True)))
             data["annotations"] = tuple(tuple(a) for a in data.get("annotations", ()))
+            data["rows"] = tuple((bool(b), str(r)) for b, r in data.get("rows", ()))
             result = cls(**data)
         except (binascii.Error, zlib.error, json.JSONDecodeError, TypeError, ValueError) as e:
             raise ConfigError(f"{source}: not the output of `gate ci stage` ({e})") from None
@@ -85,6 +90,7 @@ class Summary:
     body: str
     stages: tuple[StageResult, ...]
     annotations: tuple[tuple[str, str], ...]
+    cause: str | None = None  # short, for the one-line heading
 
     @property
     def state(self) -> str:
@@ -121,6 +127,10 @@ def resolve_stage(job: StageJob, previous: StageResult | None) -> StageResult:
     return StageResult(
         job.stage, "broke", EXIT_INFRA, f"the job ended '{job.job_result or 'unknown'}' before reporting a result"
     )
+
+
+def _cells(row: str) -> int:
+    return row.replace("\\|", "").strip().strip("|").count("|") + 1
 
 
 def _overall(stages: list[StageResult]) -> str:
@@ -166,20 +176,40 @@ def summarize(
     stopping = [s for s in stages if s.outcome == outcome] if outcome != "passed" else []
     lines = "; ".join(f"{s.stage}: {s.headline}" for s in (stopping or stages))
     description = f"{WORD[outcome]}: {lines}"
-    table = ["| stage | result | MLflow run | baseline | why |", "|---|---|---|---|---|"]
+    cause = "; ".join(f"{s.stage}: {s.cause or s.headline}" for s in (stopping or stages))
+    cause = clip(cause, 140, one_line=True)
+    stage_table = ["| stage | result | MLflow run | baseline | why |", "|---|---|---|---|---|"]
     for s in stages:
         base = f"{s.baseline_name} (`{s.baseline_run_id}`)" if s.baseline_name and s.baseline_run_id else "-"
         why = clip(s.headline, 300, one_line=True).replace("|", "\\|")
-        table.append(
+        stage_table.append(
             f"| {s.stage} | {ICON[s.outcome]} {WORD.get(s.outcome, s.outcome)} | {s.run_id or '-'} | {base} | {why} |"
         )
-    parts = [f"**{WORD[outcome]}** for `{pick.pointer}`", "", *table, ""]
+    icon = ICON[outcome]
+    # The pointer and commit come from the comment's context (gate.github.comment.context); the stages say
+    # what each measured against which baseline.
+    context = " · ".join(f"{s.stage}: {s.context}" for s in stages if s.context)
+    parts = [f"### {icon} {WORD[outcome]} — {cause}", ""] + ([context, ""] if context else [])
+    rows = [r for s in stages for r in s.rows]
+    if rows:  # one table for every stage, blocking rows first; a trend column when a stage has one
+        trend = any(_cells(r) == 6 for _, r in rows)
+        rows = [(b, r + "  |" if trend and _cells(r) == 5 else r) for b, r in rows]
+        parts += [*table_head(True, trend), *[r for b, r in rows if b], *[r for b, r in rows if not b], ""]
+        if any(f" {UNDERPOWERED} |" in r for _, r in rows):
+            parts += [
+                f"<sub>{UNDERPOWERED} underpowered: the sample could miss a drop larger than the allowed one "
+                "(see each stage's How sure).</sub>",
+                "",
+            ]
+        parts += ["<details>", "<summary>Stages</summary>", "", *stage_table, "", "</details>", ""]
+    else:
+        parts += [*stage_table, ""]
     warnings = {w for s in stages if (w := _age_warning(s, now, max_age_days))}
     parts += [*sorted(warnings), ""] if warnings else []
     for s in stages:
         if s.body:
             parts += [
-                f"<details{' open' if s.outcome != 'passed' else ''}>",
+                f"<details{' open' if s.outcome != 'passed' and not s.rows else ''}>",
                 f"<summary><b>{s.stage} stage</b>: {WORD.get(s.outcome, s.outcome)}</summary>",
                 "",
                 s.body.strip("\n"),
@@ -190,7 +220,7 @@ def summarize(
     notes = tuple(a for s in stages for a in s.annotations)
     if outcome == "broke":
         notes = tuple((f"model-gate: {s.stage}", f"gate broke: {s.headline}") for s in stages if s.outcome == "broke")
-    return Summary(outcome, clip(description, 1000, one_line=True), "\n".join(parts), tuple(stages), notes)
+    return Summary(outcome, clip(description, 1000, one_line=True), "\n".join(parts), tuple(stages), notes, cause)
 
 
 __all__ = ["EXIT_CONFIG", "Pick", "StageJob", "StageResult", "Summary", "resolve_stage", "summarize"]

@@ -116,7 +116,20 @@ def cli(debug: bool, quiet: bool, verbose: bool) -> None:
 
 def _register() -> None:
     # One import per command module; each adds its commands to `cli`.
-    from gate.cli import baseline, check, checkpoint, ci, comment, correlate, diff, judge, merge, plan, run  # noqa: F401
+    from gate.cli import (  # noqa: F401
+        baseline,
+        check,
+        checkpoint,
+        ci,
+        comment,
+        correlate,
+        diff,
+        judge,
+        merge,
+        plan,
+        report,
+        run,
+    )
 
 
 def main() -> None:

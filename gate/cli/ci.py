@@ -131,8 +131,9 @@ def publish_cmd(pick_json, stages, name, check_name, check, baseline_max_age_day
         b.baseline_run_id if b else None,
         b.baseline_frozen_at if b else None,
         run_id,
+        cause=s.cause,
     )
-    report = make_report(v, s.body, gate_name=name, where=where, tracking_uri=mlflow_ui_url)
+    report = make_report(v, s.body, gate_name=name, where=where, tracking_uri=mlflow_ui_url, pointer=p.pointer)
     report = type(report)(report.body, type(report.ctx)(**{**report.ctx.__dict__, "broke": s.outcome == "broke"}),
                           report.annotations)  # fmt: skip
     click.echo(f"gate: {s.description}", err=True)

@@ -29,6 +29,11 @@ from gate.report.comparison import FORMATS, render_comparison
     help="Allowed drops (max_drop) and policy [default: every task gated, no significant drop allowed].",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "--trend",
+    type=click.IntRange(min=2, max=50),
+    help="Markdown: a sparkline of each gated task over the last N freezes of the --baseline name (MLflow).",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
 @click.option(
@@ -56,6 +61,7 @@ def diff(
     baseline_record: Path | None,
     thresholds_file: Path | None,
     fmt: str,
+    trend: int | None,
     output: Path | None,
     overwrite: bool,
     require_digest: bool | None,
@@ -70,12 +76,57 @@ def diff(
 
     Example: gate diff out/candidate.json --baseline main --thresholds thresholds/default.yaml --format markdown
     """
-    if (baseline_name is None) == (baseline_record is None):
-        raise click.UsageError("give exactly one of --baseline NAME or --baseline-record FILE")
-    from gate.decide.compare import compare, file_baseline_ref  # numpy/scipy: only when a diff runs
+    one_baseline(baseline_name, baseline_record)
+    if trend is not None and baseline_name is None:
+        raise click.UsageError("--trend reads the history of a --baseline NAME in MLflow; give --baseline")
+    from gate.decide.compare import compare  # numpy/scipy: only when a diff runs
 
     if output is not None:
         check_output(output, overwrite=overwrite)
+    candidate, thresholds, base, ref = load_pair(
+        record_file, thresholds_file, baseline_name, baseline_record, require_digest, tracking_uri
+    )
+    result = compare(candidate, base, thresholds, ref)
+    trends = None
+    if trend is not None:
+        from gate.store.tracking import Store
+        from gate.store.trend import baseline_trend
+
+        trends = baseline_trend(
+            Store(tracking_uri), baseline_name, [(t.name, t.metric) for t in candidate.tasks], trend
+        )  # type: ignore[arg-type]
+    text = render_comparison(result, fmt, trends)
+    if output is not None:
+        write_output(output, text, overwrite=overwrite)
+    else:
+        click.echo(text, nl=False)
+    if baseline_name is not None and candidate.mlflow_run_id and not no_mlflow:
+        from gate.store.story import log_verdict
+
+        warn = lambda m: click.echo(f"gate: warning: {m}", err=True)  # noqa: E731
+        log_verdict(candidate.mlflow_run_id, result, warn, records=(candidate, base), tracking_uri=tracking_uri)
+    console.finish(result.state, result.headline)
+    ctx.exit(result.exit_code)
+
+
+def one_baseline(baseline_name: str | None, baseline_record: Path | None) -> None:
+    if (baseline_name is None) == (baseline_record is None):
+        raise click.UsageError("give exactly one of --baseline NAME or --baseline-record FILE")
+
+
+def load_pair(
+    record_file: Path,
+    thresholds_file: Path | None,
+    baseline_name: str | None,
+    baseline_record: Path | None,
+    require_digest: bool | None,
+    tracking_uri: str | None,
+):
+    """The candidate, the thresholds, the baseline record and its reference, read in that order (a bad
+    record or thresholds file fails before MLflow is asked), as `gate diff` and `gate report` read them."""
+    one_baseline(baseline_name, baseline_record)
+    from gate.decide.compare import file_baseline_ref
+
     strict = {"require_digest": bool(require_digest), "why": REQUIRE_DIGEST}
     candidate = records.load(record_file, **strict)
     records.require_whole(candidate, str(record_file))
@@ -87,20 +138,8 @@ def diff(
     else:
         from gate.store.tracking import Store  # MLflow is imported only when a named baseline is asked for
 
-        store = Store(tracking_uri)
-        loaded = store.load_baseline(baseline_name, require_digest=require_digest is not False)  # type: ignore[arg-type]
+        loaded = Store(tracking_uri).load_baseline(baseline_name, require_digest=require_digest is not False)  # type: ignore[arg-type]
         base, ref = loaded.record, loaded.ref
     if (warning := records.self_comparison(candidate, base)) is not None:
         click.echo(f"gate: warning: {warning}", err=True)
-    result = compare(candidate, base, thresholds, ref)
-    text = render_comparison(result, fmt)
-    if output is not None:
-        write_output(output, text, overwrite=overwrite)
-    else:
-        click.echo(text, nl=False)
-    if baseline_name is not None and candidate.mlflow_run_id and not no_mlflow:
-        from gate.store.story import log_verdict
-
-        log_verdict(candidate.mlflow_run_id, result, lambda m: click.echo(f"gate: warning: {m}", err=True), store=store)
-    console.finish(result.state, result.headline)
-    ctx.exit(result.exit_code)
+    return candidate, thresholds, base, ref

@@ -37,7 +37,7 @@ from gate.decide.pairing import (
 from gate.decide.task_details import failure_reason, task_context
 from gate.errors import ConfigError
 from gate.record import BaselineRef, EvalRecord, TaskResult
-from gate.results import Comparison, Forgetting, TaskComparison, TaskMove, fmt_delta
+from gate.results import Comparison, Forgetting, RunSummary, TaskComparison, TaskMove, fmt_delta
 
 MAX_EXAMPLES = 5
 
@@ -365,6 +365,8 @@ def compare(
         unmatched_rules=unmatched,
         jagged=jagged,
         environment_differences=tuple(environment),
+        candidate_setup=RunSummary.of(candidate),
+        baseline_setup=RunSummary.of(baseline),
     )
 
 

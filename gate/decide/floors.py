@@ -11,6 +11,7 @@ from __future__ import annotations
 from gate.config import Thresholds
 from gate.decide.stats import Interval, mean_interval, near_chance
 from gate.errors import ConfigError
+from gate.metrics import metric_range
 from gate.record import EvalRecord, TaskResult
 from gate.results import FAIL, INCONCLUSIVE, NOT_EVALUATED, PASS, BlockingFailure, FloorCheck, Verdict
 
@@ -18,7 +19,7 @@ from gate.results import FAIL, INCONCLUSIVE, NOT_EVALUATED, PASS, BlockingFailur
 def task_interval(t: TaskResult, alpha: float = 0.05) -> Interval:
     """The (1 - alpha) interval of a task's mean score, clustered by subtask where it has subtasks."""
     groups = [i.group for i in t.items] if any(i.group for i in t.items) else None
-    return mean_interval([i.score for i in t.items], groups, alpha)
+    return mean_interval([i.score for i in t.items], groups, alpha, bounds=metric_range(t.metric))
 
 
 def _check_task(t: TaskResult, name: str, floor: float, alpha: float) -> FloorCheck:
@@ -57,7 +58,7 @@ def _check_task(t: TaskResult, name: str, floor: float, alpha: float) -> FloorCh
     good_side = low > floor if t.higher_is_better else high < floor
     bad_side = high < floor if t.higher_is_better else low > floor
     cmp = ">=" if t.higher_is_better else "<="
-    ci = f"[{low:.3f}, {high:.3f}]"
+    ci = f"[{low:.3f}, {high:.3f}]" + (f" ({iv.method})" if "clipped" in iv.method else "")
     if good_side:
         outcome, reason = PASS, f"{t.metric} {t.value:.3f} {ci} clears floor {cmp} {floor}"
     elif bad_side:
@@ -71,7 +72,15 @@ def _check_task(t: TaskResult, name: str, floor: float, alpha: float) -> FloorCh
     if near:
         reason += f"; within noise of chance ({t.chance:.3f}): this benchmark has no signal for this model"
     return FloorCheck(
-        **base, value=t.value, ci_low=low, ci_high=high, n=t.n, outcome=outcome, reason=reason, near_chance=near
+        **base,
+        value=t.value,
+        ci_low=low,
+        ci_high=high,
+        n=t.n,
+        outcome=outcome,
+        reason=reason,
+        near_chance=near,
+        ci_method=iv.method,
     )
 
 

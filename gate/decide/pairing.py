@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gate.item_text import full_texts
 from gate.record import EvalRecord, ItemOutcome, JudgeInfo, TaskResult
 from gate.results import FlippedItem
 from gate.text import clip
@@ -140,10 +141,12 @@ def flipped_items(pairs: list[tuple[ItemOutcome, ItemOutcome]], sign: int, worse
     for ic, ib in pairs:
         moved = sign * (ic.score - ib.score)
         if (moved < 0) if worse else (moved > 0):
+            prompt, c_answer = full_texts(ic.excerpt, ic.prediction, ic.full, "candidate record")
+            b_answer = full_texts(ib.excerpt, ib.prediction, ib.full, "baseline record")[1]
             out.append(
                 FlippedItem(
                     ic.doc_id, ic.group, _clean(ic.excerpt), ib.score, ic.score, _clean(ib.prediction),
-                    _clean(ic.prediction),
+                    _clean(ic.prediction), prompt, b_answer, c_answer,
                 )
             )  # fmt: skip
     return out

@@ -33,6 +33,7 @@ class Interval:
     low: float
     high: float
     stderr: float
+    method: str = ""  # how it was computed: wilson, t, cluster-t; ", clipped to [lo, hi]" where it was
 
     def contains(self, value: float) -> bool:
         return self.low <= value <= self.high
@@ -150,14 +151,22 @@ def wilson_interval(successes: int, n: int, alpha: float = 0.05) -> Interval:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), math.sqrt(p * (1 - p) / n))
+    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), math.sqrt(p * (1 - p) / n), "wilson")
 
 
-def mean_interval(scores: Sequence[float], groups: Sequence[str | None] | None = None, alpha: float = 0.05) -> Interval:
+def mean_interval(
+    scores: Sequence[float],
+    groups: Sequence[str | None] | None = None,
+    alpha: float = 0.05,
+    bounds: tuple[float, float] | None = None,
+) -> Interval:
     """(1 - alpha) interval for the mean score of one task.
 
     0/1 scores without clustering get the Wilson interval; otherwise mean +- t * stderr, with a
     cluster-robust stderr and G - 1 degrees of freedom when there are at least MIN_CLUSTERS groups.
+    A t interval that leaves the metric's range (`bounds`, e.g. [0, 1] for an accuracy: 24 MMLU items
+    in 12 subjects give one below zero) is clipped to it, and its method says so. Clipping moves no
+    decision: a floor or chance inside the range is on the same side of the clipped end.
     """
     a = _as_array(scores, "scores")
     if a.size == 0:
@@ -166,10 +175,15 @@ def mean_interval(scores: Sequence[float], groups: Sequence[str | None] | None =
     if not s.clustered and _is_binary(a):
         return wilson_interval(int(a.sum()), int(a.size), alpha)
     mean = float(a.mean())
+    method = "cluster-t" if s.clustered else "t"
     if a.size < 2:
-        return Interval(mean, -math.inf, math.inf, math.nan)
+        return Interval(mean, -math.inf, math.inf, math.nan, method)
     half = _t(1 - alpha / 2, s.df) * s.stderr
-    return Interval(mean, mean - half, mean + half, s.stderr)
+    low, high = mean - half, mean + half
+    if bounds is not None and (low < bounds[0] or high > bounds[1]):
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+        method += f", clipped to [{bounds[0]:g}, {bounds[1]:g}]"
+    return Interval(mean, low, high, s.stderr, method)
 
 
 def near_chance(interval: Interval, chance: float | None, higher_is_better: bool) -> bool:

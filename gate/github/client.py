@@ -116,6 +116,10 @@ class GitHubClient:
             raise ValueError("the comment body must start with its marker")
         return self._call(f"updating the comment on PR #{pr_number}", lambda: self._upsert(pr_number, marker, body))
 
+    def pr_head(self, pr_number: int) -> str:
+        """The PR's head commit now: a report about an older commit says so (a push landed meanwhile)."""
+        return self._call(f"reading PR #{pr_number}", lambda: self._repo.get_pull(pr_number).head.sha)
+
     def post_check_run(
         self, head_sha: str, *, name: str, conclusion: State, title: str, summary: str, details_url: str | None = None
     ) -> CheckResult:

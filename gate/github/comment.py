@@ -13,9 +13,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from gate.errors import ConfigError
+from gate.report.markdown import split_report
 from gate.text import clip
 
 COMMENT_LIMIT = 65_536  # characters in an issue comment body (GitHub answers 422 beyond)
@@ -43,6 +44,10 @@ class ReportContext:
     head_sha: str | None = None
     now: datetime | None = None  # for the baseline's age; the caller's clock
     broke: bool = False  # a failure because the gate could not decide (exit 2/3), said as "gate broke"
+    cause: str | None = None  # the main cause, short, for the one-line heading (else the report's, or description)
+    pointer: str | None = None  # the checkpoint pointer gated, e.g. checkpoints/sft-v3.yaml
+    compare_url: str | None = None  # the MLflow UI comparing the candidate's run with the baseline's
+    pr_head_sha: str | None = None  # the PR's head now; differs from head_sha when newer commits were pushed
 
     def __post_init__(self) -> None:
         if not NAME_RE.fullmatch(self.gate_name) or "--" in self.gate_name:
@@ -101,27 +106,64 @@ def mlflow_run_url(tracking_uri: str | None, run_id: str | None) -> str | None:
     return f"{parts.scheme}://{host}{parts.path.rstrip('/')}/#/runs/{run_id}"
 
 
-def header(ctx: ReportContext) -> str:
+def mlflow_compare_url(tracking_uri: str | None, run_ids: Sequence[str | None]) -> str | None:
+    """The MLflow UI page comparing runs (candidate first), where the tracking URI is an http(s) server."""
+    ids = [r for r in run_ids if r]
+    first = mlflow_run_url(tracking_uri, ids[0]) if len(ids) >= 2 else None
+    if first is None:
+        return None
+    runs = quote("[" + ",".join(f'"{r}"' for r in ids) + "]", safe="[],")
+    return first.split("/#/runs/")[0] + f"/#/compare-runs?runs={runs}"
+
+
+HEADING_CHARS = 140  # longer wraps in GitHub's 820 px comment column
+
+
+def header(ctx: ReportContext, report_heading: str | None = None) -> str:
+    """One line: state, gate, and the main cause (the context's, the report heading's, or the description)."""
     icon, word = BROKE if ctx.broke else VERDICT[ctx.state]
-    return f"### {icon} model-gate `{ctx.gate_name}`: {word} — {clip(ctx.description, 300, one_line=True)}"
+    cause = ctx.cause
+    if cause is None and report_heading and " — " in report_heading and not ctx.broke:
+        cause = report_heading.split(" — ", 1)[1]
+    cause = clip(cause or ctx.description, HEADING_CHARS, one_line=True)
+    # The check is called model-gate; a gate with another name says which.
+    name = "model-gate" if ctx.gate_name == "model-gate" else f"model-gate `{ctx.gate_name}`"
+    return f"### {icon} {name}: {word} — {cause}"
 
 
-def footer(ctx: ReportContext) -> str:
+def context(ctx: ReportContext, report_context: str | None = None) -> str:
+    """The line under the heading: which pointer and commit, the report's own context (baseline, items,
+    duration, hardware) with the baseline's age, and the links; a marker first when the PR moved on."""
     parts = []
-    if ctx.baseline_name:
-        b = f"Baseline **{ctx.baseline_name}**"
-        if ctx.baseline_run_id:
-            b += f" (run `{ctx.baseline_run_id}`)"
-        if ctx.baseline_frozen_at and ctx.now:
-            b += f", frozen {format_age(ctx.baseline_frozen_at, ctx.now)} ({ctx.baseline_frozen_at[:10]})"
-        parts.append(b)
-    if ctx.mlflow_run_url:
-        parts.append(f"[MLflow run]({ctx.mlflow_run_url})")
-    if ctx.workflow_run_url:
-        parts.append(f"[workflow run]({ctx.workflow_run_url})")
+    if ctx.head_sha and ctx.pr_head_sha and ctx.pr_head_sha != ctx.head_sha:
+        parts.append(f"⚠️ **describes `{ctx.head_sha[:7]}`; the PR head is now `{ctx.pr_head_sha[:7]}`**")
+    what = f"**{ctx.pointer}**" if ctx.pointer else ""
     if ctx.head_sha:
-        parts.append(f"commit `{ctx.head_sha[:7]}`")
-    return "<sub>" + " · ".join(parts) + "</sub>" if parts else ""
+        what += (" @ " if what else "commit ") + f"`{ctx.head_sha[:7]}`"
+    if what:
+        parts.append(what)
+    age = None
+    if ctx.baseline_frozen_at and ctx.now:
+        age = format_age(ctx.baseline_frozen_at, ctx.now)
+    if report_context:
+        if age and ctx.baseline_frozen_at:
+            report_context = report_context.replace(f"frozen {ctx.baseline_frozen_at[:10]}", f"frozen {age}", 1)
+        parts.append(report_context)
+    elif ctx.baseline_name:
+        b = f"baseline **{ctx.baseline_name}**"
+        if ctx.baseline_run_id:
+            b += f" (run `{ctx.baseline_run_id}`" + (f", frozen {age})" if age else ")")
+        elif age:
+            b += f", frozen {age}"
+        parts.append(b)
+    for label, url in (
+        ("MLflow run", ctx.mlflow_run_url),
+        ("compare with baseline", ctx.compare_url),
+        ("workflow run", ctx.workflow_run_url),
+    ):
+        if url:
+            parts.append(f"[{label}]({url})")
+    return " · ".join(parts)
 
 
 def _utf8_len(text: str) -> int:
@@ -167,12 +209,13 @@ def truncate(body: str, room: int, *, measure=len, where: str = "") -> str:
 
 
 def _assemble(ctx: ReportContext, body: str, *, lead: str, limit: int, measure, where: str) -> str:
-    # A body from `gate diff --format markdown` opens with its own verdict heading (same verdict,
-    # computed once); then ours would only repeat it.
-    top = lead if body.lstrip().startswith("#") else f"{lead}{header(ctx)}\n\n"
-    bottom = f"\n\n---\n{footer(ctx)}\n" if footer(ctx) else "\n"
-    room = limit - measure(top) - measure(bottom)
-    return top + truncate(body.strip("\n"), room, measure=measure, where=where) + bottom
+    # A body from `gate diff --format markdown` opens with its own heading and context line (same
+    # verdict, computed once): ours replace them, naming the gate and adding the commit and links.
+    heading, report_context, rest = split_report(body)
+    line = context(ctx, report_context)
+    top = f"{lead}{header(ctx, heading)}\n\n" + (f"{line}\n\n" if line else "")
+    room = limit - measure(top) - measure("\n")
+    return top + truncate(rest.strip("\n"), room, measure=measure, where=where) + "\n"
 
 
 def render_comment(body: str, ctx: ReportContext, *, limit: int = COMMENT_LIMIT) -> str:

@@ -7,12 +7,13 @@ this module only renders and delivers it. The order matters: the job summary is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from gate.errors import ConfigError
+from gate.errors import ConfigError, GateError
 from gate.files import read_json
 from gate.github.actions import ActionsContext
 from gate.github.client import CheckResult, CommentResult, GitHubClient
@@ -24,6 +25,9 @@ from gate.github.comment import (
     render_check_summary,
     render_comment,
     render_summary,
+)
+from gate.github.comment import (
+    mlflow_compare_url as compare_url,
 )
 from gate.github.comment import (
     mlflow_run_url as run_url,
@@ -52,6 +56,7 @@ class CheckVerdict:
     baseline_run_id: str | None
     baseline_frozen_at: str | None
     candidate_run_id: str | None
+    cause: str | None = None  # the main cause, short, for the comment's one-line heading
 
 
 def read_comparison(path: Path) -> Comparison:
@@ -79,6 +84,7 @@ def check_verdict(c: Comparison) -> CheckVerdict:
         baseline_run_id=c.baseline.run_id,
         baseline_frozen_at=c.baseline.frozen_at or None,
         candidate_run_id=c.candidate_run_id,
+        cause=c.cause,
     )
 
 
@@ -100,6 +106,8 @@ def make_report(
     baseline_frozen_at: str | None = None,
     annotations: tuple[Annotation, ...] = (),
     now: datetime | None = None,
+    pointer: str | None = None,
+    pr_head_sha: str | None = None,
 ) -> Report:
     """The report to publish: the verdict, its body, and what surrounds it (links, baseline, age).
 
@@ -117,6 +125,10 @@ def make_report(
         where.workflow_run_url,
         where.head_sha,
         now=now or datetime.now(UTC),
+        cause=verdict.cause,
+        pointer=pointer,
+        compare_url=compare_url(tracking_uri, [verdict.candidate_run_id, baseline_run_id or verdict.baseline_run_id]),
+        pr_head_sha=pr_head_sha,
     )
     return Report(body, ctx, verdict.annotations + annotations)
 
@@ -183,7 +195,11 @@ def publish(
         elif client is None:
             skipped.append("PR comment: no GitHub client")
         else:
-            text = render_comment(report.body, report.ctx)
+            ctx = report.ctx
+            # The marker is context: a PR head GitHub will not show never stops the comment.
+            with contextlib.suppress(GateError):
+                ctx = replace(ctx, pr_head_sha=client.pr_head(where.pr_number))
+            text = render_comment(report.body, ctx)
             upserted = client.upsert_comment(where.pr_number, marker(report.ctx.gate_name), text)
 
     return Published(summary_path, posted, upserted, tuple(error_lines(report.annotations)), tuple(skipped))

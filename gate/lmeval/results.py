@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gate.errors import ConfigError, EvalFailed
+from gate.item_text import pack
 from gate.record import GenerationSettings, ItemOutcome
 
 EXCERPT_CHARS = 300
@@ -95,15 +96,47 @@ def _item_score(sample: dict[str, Any], metric: str, leaf: str) -> float:
     raise ConfigError(f"task '{leaf}': metric '{metric}' gives {type(v).__name__} per item; choose a numeric metric")
 
 
-def _prediction(sample: dict[str, Any], output_type: str) -> str:
+def _answer(sample: dict[str, Any], output_type: str, metric: str = "acc", delimiter: str = " ") -> str:
+    """The answer the task's metric scored: for multiple choice, the choice its argmax picked (`acc_norm`
+    divides each log-likelihood by the choice's length in characters, as lm-eval 0.4.13's
+    `ConfigurableTask.process_results` does; `acc` takes the raw log-likelihood)."""
     resps = sample.get("filtered_resps") or []
     if output_type == "multiple_choice" and resps and isinstance(resps[0], list | tuple):
-        lls = [r[0] for r in resps]
+        args = sample["arguments"]
+        # lm-eval appends unconditional requests for acc_mutual_info: only the first len(choices) count.
+        choices = [str(a[1]) for a in args][: len(resps)]
+        choices = [c[len(delimiter) :] if delimiter and c.startswith(delimiter) else c for c in choices]
+        lls = [float(r[0]) for r in resps][: len(choices)]
+        if metric == "acc_norm":
+            lls = [ll / max(1.0, float(len(c))) for ll, c in zip(lls, choices, strict=True)]
         best = max(range(len(lls)), key=lls.__getitem__)
-        return str(sample["arguments"][best][1]).strip()[:PREDICTION_CHARS]
+        return choices[best].strip()
     if resps:
-        return str(resps[0])[:PREDICTION_CHARS]
+        return str(resps[0])
     return ""
+
+
+def _prediction(sample: dict[str, Any], output_type: str, metric: str = "acc", delimiter: str = " ") -> str:
+    """The answer, cut for display (the whole one goes into `ItemOutcome.full`)."""
+    return _answer(sample, output_type, metric, delimiter)[:PREDICTION_CHARS]
+
+
+def _item(
+    s: dict[str, Any], score: float, group: str | None, output_type: str, metric: str, delimiter: str
+) -> ItemOutcome:
+    context = str(s["arguments"][0][0]) if s["arguments"] else ""
+    answer = _answer(s, output_type, metric, delimiter)
+    cut = len(context) > EXCERPT_CHARS or len(answer) > PREDICTION_CHARS
+    return ItemOutcome(
+        doc_id=int(s["doc_id"]),
+        score=score,
+        doc_hash=s["doc_hash"],
+        prompt_hash=s["prompt_hash"],
+        group=group,
+        excerpt=context[-EXCERPT_CHARS:],
+        prediction=answer[:PREDICTION_CHARS],
+        full=pack(context, answer) if cut else "",  # kept whole, compressed, only where the cut lost text
+    )
 
 
 def _sample(s: dict[str, Any]) -> Sample:
@@ -138,20 +171,8 @@ def parse_leaf(results: dict[str, Any], leaf: str, metric: str, filter_name: str
     config = results["configs"][leaf]
     output_type = config.get("output_type", "")
     samples = [s for s in results["samples"].get(leaf, []) if s.get("filter") == filter_name]
-    items = []
-    for s in samples:
-        context = s["arguments"][0][0] if s["arguments"] else ""
-        items.append(
-            ItemOutcome(
-                doc_id=int(s["doc_id"]),
-                score=_item_score(s, metric, leaf),
-                doc_hash=s["doc_hash"],
-                prompt_hash=s["prompt_hash"],
-                group=group,
-                excerpt=str(context)[-EXCERPT_CHARS:],
-                prediction=_prediction(s, output_type),
-            )
-        )
+    delimiter = str(config.get("target_delimiter", " "))
+    items = [_item(s, _item_score(s, metric, leaf), group, output_type, metric, delimiter) for s in samples]
     chance = None
     if output_type == "multiple_choice" and samples:
         chance = sum(1.0 / len(s["arguments"]) for s in samples) / len(samples)

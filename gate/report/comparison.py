@@ -13,6 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from gate.report.jagged import jagged_lines
+from gate.report.markdown import Trends, environment_note, render_markdown
 from gate.results import CategoryMove, Comparison, FlippedItem, TaskComparison, fmt_delta, fmt_score
 from gate.store.keys import safe_uri
 from gate.text import clip
@@ -28,12 +29,15 @@ _ICON = {
 }
 
 
-def render_comparison(c: Comparison, fmt: str) -> str:
-    """The comparison as `text` (terminal), `markdown` (PR comment, job summary) or `json`."""
+def render_comparison(c: Comparison, fmt: str, trends: Trends | None = None) -> str:
+    """The comparison as `text` (terminal), `markdown` (PR comment, job summary) or `json`.
+
+    `trends` (task -> its value in the last baselines, oldest first) adds a sparkline column to markdown.
+    """
     if fmt == "json":
         return _json(c)
     if fmt == "markdown":
-        return _markdown(c)
+        return _markdown(c, trends)
     if fmt == "text":
         return _text(c)
     raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -85,17 +89,8 @@ def _context_lines(c: Comparison) -> list[tuple[str, str]]:
         ),
     ] + ([("rules not applied", "in neither record: " + ", ".join(c.unmatched_rules))] if c.unmatched_rules else [])
     if c.environment_differences:
-        lines.append(("setup differences", _environment(c)))
+        lines.append(("setup differences", environment_note(c)))
     return lines
-
-
-def _environment(c: Comparison) -> str:
-    effect = (
-        "tasks not comparable (policy.block_on_setup_change)"
-        if c.policy.block_on_setup_change
-        else "may move scores by a few tenths; not blocking (policy.block_on_setup_change: no)"
-    )
-    return "; ".join(c.environment_differences) + f": {effect}"
 
 
 # ---------------------------------------------------------------- text
@@ -169,73 +164,8 @@ def _item_text(it: FlippedItem) -> str:
 # ---------------------------------------------------------------- markdown
 
 
-def _cell(s: str) -> str:
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").replace("`", "'")
-
-
-def _markdown(c: Comparison) -> str:
-    icon = {"failure": "❌", "neutral": "⚪"}.get(c.state, "✅")
-    out = [f"### {icon} {_cell(c.headline)}", ""]
-    if c.forgetting:
-        out += [f"> ⚠️ **{_cell(c.forgetting.message)}.**", ""]
-    out += jagged_lines(c, "markdown", _cell)
-    out += [
-        f"| task | kind | baseline | candidate | Δ | {_ci_name(c)} | MDE (80% power) | allowed drop | decision |",
-        "|---|---|--:|--:|--:|---|--:|--:|---|",
-    ]
-    for t in c.tasks:
-        decision = f"{_ICON.get(t.decision, '')} {t.decision.replace('_', ' ')}"
-        if t.blocking:
-            decision = f"**{decision} (blocks)**"
-        out.append(
-            f"| `{t.name}` ({_cell(t.metric)}) | {t.kind} | {fmt_score(t.baseline_value, t.percent)} "
-            f"| {fmt_score(t.candidate_value, t.percent)} | {fmt_delta(t.delta, t.percent)} | {_ci(t)} "
-            f"| {fmt_delta(t.mde, t.percent, signed=False)} | {_allowed(t)} | {decision} |"
-        )
-    out.append("")
-    for t in c.tasks:
-        stats = ""
-        if t.n_paired:
-            stats = f" (n={t.n_paired}, {t.method}, p={_p(t.p_value)}, Holm p={_p(t.p_adjusted)})"
-        out.append(f"- `{t.name}`: {_cell(t.reason)}{stats}")
-        out += [f"  - {_cell(line)}" for line in _context_text(t)]
-    out.append("")
-    for t in c.tasks:
-        if not (t.newly_wrong or t.newly_right):
-            continue
-        out += [
-            "<details>",
-            f"<summary><code>{t.name}</code>: {t.newly_wrong} newly wrong, {t.newly_right} newly right</summary>",
-            "",
-        ]
-        for label, items, total in (
-            ("Newly wrong", t.newly_wrong_examples, t.newly_wrong),
-            ("Newly right", t.newly_right_examples, t.newly_right),
-        ):
-            if not items:
-                continue
-            out += [
-                f"{label} (first {len(items)} of {total}):",
-                "",
-                "| doc | baseline → candidate | prompt (end) |",
-                "|---|---|---|",
-            ]
-            for it in items:
-                where = f"{it.group}/" if it.group else ""
-                move = f"{it.baseline_score:g} → {it.candidate_score:g}"
-                if it.baseline_prediction or it.candidate_prediction:
-                    move += f" ({_cell(it.baseline_prediction)} → {_cell(it.candidate_prediction)})"
-                out.append(f"| {_cell(where)}{it.doc_id} | {move} | {_cell(it.excerpt)} |")
-            out.append("")
-        out += ["</details>", ""]
-    out += [f"**{k}**: {_cell(v)}  " for k, v in _context_lines(c)]
-    out.append("")
-    out.append(
-        "<sub>Paired per item by task and doc id where doc and prompt hashes agree; interval clustered by group "
-        "where a task has enough groups; p-values Holm-corrected across gated tasks; MDE = the true drop found "
-        "regressed 80% of the time at this n.</sub>"
-    )
-    return "\n".join(out) + "\n"
+def _markdown(c: Comparison, trends: Trends | None = None) -> str:
+    return render_markdown(c, trends)  # laid out for GitHub's comment column: gate.report.markdown
 
 
 # ---------------------------------------------------------------- json

@@ -226,8 +226,17 @@ def comparison_tags(cmp: Comparison) -> dict[str, str]:
     return tags
 
 
-def log_verdict(run_id: str, cmp: Comparison, warn: Callable[[str], None] | None = None, *, store=None) -> bool:
-    """Log `cmp` to the candidate's run `run_id` with its JSON and markdown reports; True when logged.
+def log_verdict(
+    run_id: str,
+    cmp: Comparison,
+    warn: Callable[[str], None] | None = None,
+    *,
+    records: tuple[EvalRecord, EvalRecord] | None = None,
+    trends=None,
+    tracking_uri: str | None = None,
+) -> bool:
+    """Log `cmp` to the candidate's run `run_id` with its reports (JSON, markdown and, given the candidate's and
+    the baseline's records, the HTML report of `gate report`); True when logged.
 
     The verdict stands whether or not MLflow takes it (the record is already there and the report is
     printed), so a store that fails here is a warning through `warn`, not a changed outcome.
@@ -237,8 +246,12 @@ def log_verdict(run_id: str, cmp: Comparison, warn: Callable[[str], None] | None
     from gate.store.tracking import Store
 
     files = {"comparison.json": render_comparison(cmp, "json"), "comparison.md": render_comparison(cmp, "markdown")}
+    if records is not None:
+        from gate.report.html import render_html
+
+        files["report.html"] = render_html(cmp, *records, trends)
     try:
-        (store or Store()).log_comparison(run_id, cmp, files)
+        Store(tracking_uri).log_comparison(run_id, cmp, files)
     except GateError as e:
         if warn is not None:
             warn(f"the verdict was not logged to MLflow: {clip(str(e), 300, one_line=True)}")

@@ -1,0 +1,87 @@
+"""`gate report`: one self-contained HTML file of a diff, with every paired item side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gate.cli import cli, console
+from gate.cli.diff import load_pair, one_baseline
+from gate.files import check_output, write_output
+
+
+@cli.command()
+@click.argument("record_file", metavar="RECORD", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--baseline", "baseline_name", metavar="NAME", help="Name of a frozen baseline in MLflow.")
+@click.option(
+    "--baseline-record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Compare with this record file instead of an MLflow baseline.",
+)
+@click.option(
+    "--thresholds",
+    "thresholds_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Allowed drops (max_drop) and policy [default: every task gated, no significant drop allowed].",
+)
+@click.option(
+    "--trend",
+    type=click.IntRange(min=2, max=50),
+    help="Chart each task over the last N freezes of the --baseline name (read from MLflow).",
+)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The HTML file.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
+@click.option(
+    "--require-digest/--no-require-digest",
+    default=None,
+    help="Refuse a record without a digest (written by `gate run`). Default: required for an MLflow baseline, "
+    "checked where present for record files.",
+)
+@click.option(
+    "--tracking-uri",
+    envvar="MLFLOW_TRACKING_URI",
+    help="MLflow tracking URI [env MLFLOW_TRACKING_URI; default sqlite:///./mlflow.db].",
+)
+@click.pass_context
+def report(
+    ctx: click.Context,
+    record_file: Path,
+    baseline_name: str | None,
+    baseline_record: Path | None,
+    thresholds_file: Path | None,
+    trend: int | None,
+    output: Path,
+    overwrite: bool,
+    require_digest: bool | None,
+    tracking_uri: str | None,
+) -> None:
+    """Write the diff of RECORD against a baseline as one HTML file that fetches nothing: the verdict, each
+    task's interval as an error bar, every paired item (prompt, both answers, filters), the setup of both runs.
+
+    Exits with the diff's code (0 passed, 1 blocked), so a CI step can write the report and gate on it.
+
+    Example: gate report out/candidate.json --baseline main --thresholds thresholds/default.yaml -o report.html
+    """
+    one_baseline(baseline_name, baseline_record)
+    if trend is not None and baseline_name is None:
+        raise click.UsageError("--trend reads the history of a --baseline NAME in MLflow; give --baseline")
+    from gate.decide.compare import compare  # numpy/scipy: only when a report is written
+    from gate.report.html import render_html
+
+    check_output(output, overwrite=overwrite)
+    candidate, thresholds, base, ref = load_pair(
+        record_file, thresholds_file, baseline_name, baseline_record, require_digest, tracking_uri
+    )
+    result = compare(candidate, base, thresholds, ref)
+    trends = None
+    if trend is not None:
+        from gate.store.tracking import Store
+        from gate.store.trend import baseline_trend
+
+        tasks = [(t.name, t.metric) for t in candidate.tasks]
+        trends = baseline_trend(Store(tracking_uri), baseline_name, tasks, trend)  # type: ignore[arg-type]
+    write_output(output, render_html(result, candidate, base, trends), overwrite=overwrite)
+    console.progress(f"wrote {output}")
+    console.finish(result.state, result.headline)
+    ctx.exit(result.exit_code)
