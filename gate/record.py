@@ -15,6 +15,12 @@ from typing import Any
 from gate.errors import ConfigError
 from gate.files import parse_json, read_text, write_output
 from gate.record_checks import check_digest, problems, record_digest
+from gate.record_operational import (
+    RunOperational,
+    TaskOperational,
+    run_operational_from_dict,
+    task_operational_from_dict,
+)
 from gate.schemas import validate
 
 SCHEMA_VERSION = 1
@@ -92,6 +98,7 @@ class TaskResult:
     blocking_failures: tuple[str, ...] = ()  # e.g. high-severity domain cases that failed
     judge: JudgeInfo | None = None  # set when an LLM judge produced the scores
     notes: tuple[str, ...] = ()  # how this run departs from the task's reference settings, for every report
+    operational: TaskOperational | None = None  # latency, output tokens, requests (gate.record_operational)
 
 
 @dataclass(frozen=True)
@@ -167,6 +174,7 @@ class EvalRecord:
     # sha256 of the record's JSON as `gate run` wrote it (gate.record_checks.record_digest); checked on
     # read. A checksum of the contents, so two records that differ only here are the same measurement.
     digest: str | None = field(default=None, compare=False)
+    operational: RunOperational | None = None  # hardware, peak memory, cost, latency over the run
 
     def task(self, name: str) -> TaskResult:
         for t in self.tasks:
@@ -252,6 +260,7 @@ def from_dict(
             t["early_stop"] = EarlyStop(**t["early_stop"])
         if t.get("judge") is not None:
             t["judge"] = JudgeInfo(**t["judge"])
+        t["operational"] = task_operational_from_dict(t.get("operational"))
         tasks.append(TaskResult(**t))
     record = EvalRecord(
         model=ModelInfo(**data["model"]),
@@ -264,6 +273,7 @@ def from_dict(
         mlflow_run_id=data.get("mlflow_run_id"),
         schema_version=data["schema_version"],
         digest=data.get("digest"),
+        operational=run_operational_from_dict(data.get("operational")),
     )
     check(record, source)
     if (problem := check_digest(data, required=require_digest, why=why)) is not None:

@@ -191,6 +191,27 @@ class Forgetting:
 
 
 @dataclass(frozen=True)
+class OperationalCheck:
+    """One operational rule applied (gate.decide.operational): a task's or the run's latency, output
+    length, throughput, memory or cost against the baseline, as a fraction of the baseline's value."""
+
+    scope: str  # a task name, or "run"
+    metric: str  # a rule name: latency_p95, output_tokens_mean, peak_memory, ...
+    decision: str  # "ok" | "exceeded" | "inconclusive" | "not_comparable"
+    reason: str
+    blocking: bool
+    limit: float  # allowed worsening, a fraction of the baseline (0.20 = 20%)
+    worse_when: str = "higher"  # "higher" (max_increase) | "lower" (max_decrease)
+    baseline_value: float | None = None
+    candidate_value: float | None = None
+    change: float | None = None  # candidate / baseline - 1
+    ci_low: float | None = None  # of `change`, where an interval is meaningful
+    ci_high: float | None = None
+    method: str = ""  # how the interval was made, e.g. "bootstrap over requests"
+    n: int = 0  # requests (or paired items) behind the numbers
+
+
+@dataclass(frozen=True)
 class Comparison:
     baseline: BaselineRef
     baseline_model: str
@@ -207,6 +228,7 @@ class Comparison:
     forgetting: Forgetting | None
     blocking_reasons: tuple[str, ...]
     unmatched_rules: tuple[str, ...] = ()  # thresholds tasks in neither record (e.g. another stage's)
+    operational: tuple[OperationalCheck, ...] = ()  # latency, output length, memory, cost rules (if any)
 
     @property
     def blocking(self) -> bool:
@@ -227,6 +249,8 @@ class Comparison:
         if self.blocking:
             return "failure"
         if any(t.gated and t.decision in ("likely_regressed", "inconclusive", "not_comparable") for t in self.tasks):
+            return "neutral"
+        if any(o.decision in ("inconclusive", "not_comparable") for o in self.operational):
             return "neutral"
         return "success"
 
@@ -328,4 +352,5 @@ def _comparison(data: Mapping[str, Any]) -> Comparison:
         policy=_plain(Policy, data["policy"]),
         tasks=tuple(_task(t) for t in data["tasks"]),
         forgetting=forgetting,
+        operational=tuple(_plain(OperationalCheck, o) for o in data.get("operational", ())),
     )

@@ -26,6 +26,7 @@ from dataclasses import fields, replace
 
 from gate.config import Policy, TaskThreshold, Thresholds
 from gate.decide import stats
+from gate.decide.operational import operational_checks
 from gate.decide.pairing import flipped_items, pair_items, setup_differences, task_differences
 from gate.decide.task_details import failure_reason, task_context
 from gate.errors import ConfigError
@@ -335,6 +336,8 @@ def compare(
                 reasons.append(f"{t.name} not comparable: {t.reason}")
     if forgetting and policy.block_on_forgetting:
         reasons.append(forgetting.message)
+    operational = operational_checks(candidate, baseline, thresholds)  # latency, length, memory, cost
+    reasons += [o.reason for o in operational if o.blocking]
     return Comparison(
         baseline=baseline_ref,
         baseline_model=baseline.model.id,
@@ -351,6 +354,7 @@ def compare(
         forgetting=forgetting,
         blocking_reasons=tuple(reasons),
         unmatched_rules=unmatched,
+        operational=operational,
     )
 
 

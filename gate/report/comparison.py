@@ -12,6 +12,7 @@ import math
 from dataclasses import asdict
 from typing import Any
 
+from gate.report.operational import operational_markdown, operational_text, without_empty_operational
 from gate.results import CategoryMove, Comparison, FlippedItem, TaskComparison, fmt_delta
 from gate.store.keys import safe_uri
 from gate.text import clip
@@ -131,6 +132,7 @@ def _text(c: Comparison) -> str:
             for it in items:
                 out.append(f"  {label}: {_item_text(it)}")
     out.append("")
+    out += operational_text(c)
     out += [f"{k}: {v}" for k, v in _context_lines(c)]
     return "\n".join(out) + "\n"
 
@@ -219,6 +221,7 @@ def _markdown(c: Comparison) -> str:
                 out.append(f"| {_cell(where)}{it.doc_id} | {move} | {_cell(it.excerpt)} |")
             out.append("")
         out += ["</details>", ""]
+    out += operational_markdown(c)
     out += [f"**{k}**: {_cell(v)}  " for k, v in _context_lines(c)]
     out.append("")
     out.append(
@@ -244,7 +247,7 @@ def _finite(x: Any) -> Any:
 
 def comparison_dict(c: Comparison) -> dict[str, Any]:
     """The comparison as plain JSON data, with the verdict properties spelled out."""
-    data = _finite(asdict(c))
+    data = without_empty_operational(_finite(asdict(c)))
     data = {
         "passed": c.passed,
         "exit_code": c.exit_code,

@@ -46,6 +46,7 @@ class RunRequest:
     seed: int = 0
     items_from: Path | None = None
     max_gen_toks: int | None = None
+    price_per_hour: float | None = None  # of the runner: the record's estimated cost
     log_to_mlflow: bool = True
     overwrite: bool = False
     judge_model: str | None = None  # judge spec for domain tasks with a judge_rubric (gate.domain.judge_model)
@@ -137,6 +138,7 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
         seed=req.seed,
         items_from=items_from,
         max_gen_toks=req.max_gen_toks,
+        price_per_hour=req.price_per_hour,
         progress=progress,
     )
     result = _run_stage(loaded, req.suite, opts, req.output, req)

@@ -1,0 +1,76 @@
+"""The operational rules of a `Comparison` (latency, output length, throughput, memory, cost) as text,
+markdown and JSON; formatting only, the decisions are `gate.decide.operational`'s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gate.record_operational import fmt_value
+from gate.results import Comparison, OperationalCheck
+
+_ICON = {"ok": "✅", "exceeded": "❌", "inconclusive": "⚪", "not_comparable": "➖"}
+
+
+def _change(o: OperationalCheck) -> str:
+    if o.change is None:
+        return "n/a"
+    ci = f" ({o.ci_low:+.0%} to {o.ci_high:+.0%})" if o.ci_low is not None and o.ci_high is not None else ""
+    return f"{o.change:+.0%}{ci}"
+
+
+def _values(o: OperationalCheck) -> tuple[str, str]:
+    if o.baseline_value is None or o.candidate_value is None:
+        return "n/a", "n/a"
+    return fmt_value(o.metric, o.baseline_value), fmt_value(o.metric, o.candidate_value)
+
+
+def _allowed(o: OperationalCheck) -> str:
+    return f"{'+' if o.worse_when == 'higher' else '-'}{o.limit:.0%}"
+
+
+def _cell(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def operational_text(c: Comparison) -> list[str]:
+    """Lines for the text report: a table of the rules, then each rule's reason; nothing without rules."""
+    if not c.operational:
+        return []
+    head = ("operational", "metric", "baseline", "candidate", "change (CI)", "allowed", "decision")
+    rows = [head]
+    for o in c.operational:
+        b, v = _values(o)
+        decision = o.decision + (" (blocks)" if o.blocking else "")
+        rows.append((o.scope, o.metric, b, v, _change(o), _allowed(o), decision))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    out = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    out += [o.reason for o in c.operational]
+    return [*out, ""]
+
+
+def operational_markdown(c: Comparison) -> list[str]:
+    """Lines for the markdown report (PR comment, job summary); nothing without rules."""
+    if not c.operational:
+        return []
+    out = [
+        "**Operational** (fractions of the baseline; compared only on the same hardware and settings)",
+        "",
+        "| scope | metric | baseline | candidate | change (CI) | allowed | decision |",
+        "|---|---|--:|--:|--:|--:|---|",
+    ]
+    for o in c.operational:
+        b, v = _values(o)
+        decision = f"{_ICON.get(o.decision, '')} {o.decision.replace('_', ' ')}"
+        if o.blocking:
+            decision = f"**{decision} (blocks)**"
+        out.append(f"| `{o.scope}` | {o.metric} | {b} | {v} | {_change(o)} | {_allowed(o)} | {decision} |")
+    out.append("")
+    out += [f"- {_cell(o.reason)}" for o in c.operational]
+    return [*out, ""]
+
+
+def without_empty_operational(data: dict[str, Any]) -> dict[str, Any]:
+    """A comparison's JSON without an empty `operational` list: files without operational rules read as before."""
+    if not data.get("operational"):
+        data = {k: v for k, v in data.items() if k != "operational"}
+    return data
