@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gate.record import EvalRecord
 from gate.record_operational import fmt_value
 from gate.results import Comparison, OperationalCheck
 
@@ -74,3 +75,22 @@ def without_empty_operational(data: dict[str, Any]) -> dict[str, Any]:
     if not data.get("operational"):
         data = {k: v for k, v in data.items() if k != "operational"}
     return data
+
+
+def run_operational_line(r: EvalRecord) -> str | None:
+    """One line of `gate run`'s summary: where it ran, generation latency and length, memory, cost."""
+    op = r.operational
+    if op is None:
+        return None
+    parts = [op.hardware]
+    g = op.generation
+    if g is not None:
+        parts.append(
+            f"{g.requests} generation requests: latency P50/P95/P99 {g.latency_p50_s:.3g}/{g.latency_p95_s:.3g}/"
+            f"{g.latency_p99_s:.3g} s (timed per {op.timing_method}), {g.output_tokens_mean:.1f} output tokens mean, "
+            f"{g.tokens_per_second:.3g} tokens/s"
+        )
+    parts.append(f"peak memory {fmt_value('peak_memory', op.peak_memory_bytes)} ({op.peak_memory_kind})")
+    if op.estimated_cost is not None:
+        parts.append(f"estimated cost {op.estimated_cost:.4g} at {op.price_per_hour:g}/hour")
+    return "operational: " + "; ".join(parts)

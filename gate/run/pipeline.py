@@ -21,6 +21,7 @@ from gate.errors import ConfigError, EvalFailed
 from gate.files import check_output
 from gate.github.actions import check_credentials
 from gate.record import EvalRecord
+from gate.report.operational import run_operational_line
 from gate.results import Verdict
 from gate.run.models import DEFAULT_MODEL, LoadedModel, check_model_options, load_lm
 from gate.run.runner import RunOptions, run_suite, validate_suite
@@ -90,6 +91,8 @@ class RunResult:
             if t.early_stop is None and near_chance(task_interval(t), t.chance, t.higher_is_better):
                 line += f"  near chance ({t.chance:.2f}): no signal for this model"
             lines.append(line)
+        if (ops := run_operational_line(r)) is not None:
+            lines.append(f"  {ops}")
         lines.append(f"record: {self.path}" + (f"  mlflow run: {r.mlflow_run_id}" if r.mlflow_run_id else ""))
         if self.verdict is not None:
             lines.append(f"floors of {r.suite.name}: {self.verdict.headline}")
