@@ -103,7 +103,9 @@ def metered(lm: Any) -> Iterator[Meter]:
     patch("generate_until", generate_until)
 
     for name in ("loglikelihood", "loglikelihood_rolling"):
-        inner = getattr(lm, name)
+        inner = getattr(lm, name, None)
+        if inner is None:
+            continue
 
         def scored(requests: list[Any], *args: Any, _inner: Any = inner, **kwargs: Any) -> Any:
             start = time.perf_counter()
