@@ -15,6 +15,12 @@ from typing import Any
 from gate.errors import ConfigError
 from gate.files import parse_json, read_text, write_output
 from gate.record_checks import check_digest, problems, record_digest
+from gate.record_operational import (
+    RunOperational,
+    TaskOperational,
+    run_operational_from_dict,
+    task_operational_from_dict,
+)
 from gate.schemas import validate
 
 SCHEMA_VERSION = 1
@@ -108,6 +114,7 @@ class TaskResult:
     blocking_failures: tuple[str, ...] = ()  # e.g. high-severity domain cases that failed
     judge: JudgeInfo | None = None  # set when an LLM judge produced the scores
     notes: tuple[str, ...] = ()  # how this run departs from the task's reference settings, for every report
+    operational: TaskOperational | None = None  # latency, output tokens, requests (gate.record_operational)
 
 
 @dataclass(frozen=True)
@@ -220,6 +227,7 @@ class EvalRecord:
     # A shard's share of a run (`gate run --shard`); None for a whole run, whose JSON has no `shard` key.
     shard: ShardInfo | None = None
     setup: RunSetup | None = None  # where and how it ran; None in records written before it was recorded
+    operational: RunOperational | None = None  # hardware, peak memory, cost, latency over the run
 
     def task(self, name: str) -> TaskResult:
         for t in self.tasks:
@@ -318,6 +326,7 @@ def from_dict(
             t["early_stop"] = EarlyStop(**t["early_stop"])
         if t.get("judge") is not None:
             t["judge"] = JudgeInfo(**t["judge"])
+        t["operational"] = task_operational_from_dict(t.get("operational"))
         tasks.append(TaskResult(**t))
     record = EvalRecord(
         model=ModelInfo(**data["model"]),
@@ -332,6 +341,7 @@ def from_dict(
         digest=data.get("digest"),
         shard=_shard(data.get("shard")),
         setup=RunSetup(**data["setup"]) if data.get("setup") is not None else None,
+        operational=run_operational_from_dict(data.get("operational")),
     )
     check(record, source)
     if (problem := check_digest(data, required=require_digest, why=why)) is not None:

@@ -261,6 +261,27 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
+class OperationalCheck:
+    """One operational rule applied (gate.decide.operational): a task's or the run's latency, output
+    length, throughput, memory or cost against the baseline, as a fraction of the baseline's value."""
+
+    scope: str  # a task name, or "run"
+    metric: str  # a rule name: latency_p95, output_tokens_mean, peak_memory, ...
+    decision: str  # "ok" | "exceeded" | "inconclusive" | "not_comparable"
+    reason: str
+    blocking: bool
+    limit: float  # allowed worsening, a fraction of the baseline (0.20 = 20%)
+    worse_when: str = "higher"  # "higher" (max_increase) | "lower" (max_decrease)
+    baseline_value: float | None = None
+    candidate_value: float | None = None
+    change: float | None = None  # candidate / baseline - 1
+    ci_low: float | None = None  # of `change`, where an interval is meaningful
+    ci_high: float | None = None
+    method: str = ""  # how the interval was made, e.g. "bootstrap over requests"
+    n: int = 0  # requests (or paired items) behind the numbers
+
+
+@dataclass(frozen=True)
 class Comparison:
     baseline: BaselineRef
     baseline_model: str
@@ -282,6 +303,7 @@ class Comparison:
     environment_differences: tuple[str, ...] = ()
     candidate_setup: RunSummary | None = None  # absent in comparisons written before it was added
     baseline_setup: RunSummary | None = None
+    operational: tuple[OperationalCheck, ...] = ()  # latency, output length, memory, cost rules (if any)
 
     @property
     def blocking(self) -> bool:
@@ -302,6 +324,8 @@ class Comparison:
         if self.blocking:
             return "failure"
         if any(t.gated and t.decision in ("likely_regressed", "inconclusive", "not_comparable") for t in self.tasks):
+            return "neutral"
+        if any(o.decision in ("inconclusive", "not_comparable") for o in self.operational):
             return "neutral"
         return "success"
 
@@ -326,15 +350,21 @@ class Comparison:
         gated = [t for t in self.tasks if t.gated]
         if self.blocking:
             causes = [_task_cause(t) for t in self.tasks if t.blocking or t.context.blocking_failures]
+            causes += [f"{j.name} jagged" for j in self.jagged if j.blocking]
+            causes += [f"{o.scope} {o.metric} {o.decision.replace('_', ' ')}" for o in self.operational if o.blocking]
             if self.forgetting and self.policy.block_on_forgetting:
                 causes.insert(1, "catastrophic forgetting")  # named in the heading, whatever else blocks
             causes = causes or ["; ".join(self.blocking_reasons)]
             shown = causes[:2]
             more = f" (+{len(causes) - 2} more)" if len(causes) > 2 else ""
             return "; ".join(shown) + more
-        undecided = [t for t in gated if t.decision in ("likely_regressed", "inconclusive", "not_comparable")]
+        undecided = [
+            f"{t.name} {t.decision.replace('_', ' ')}"
+            for t in gated
+            if t.decision in ("likely_regressed", "inconclusive", "not_comparable")
+        ] + [f"{o.scope} {o.metric} {o.decision.replace('_', ' ')}" for o in self.operational if o.decision != "ok"]
         if undecided:
-            names = ", ".join(f"{t.name} {t.decision.replace('_', ' ')}" for t in undecided[:3])
+            names = ", ".join(undecided[:3])
             return names + (f" (+{len(undecided) - 3} more)" if len(undecided) > 3 else "") + ", not blocking"
         return f"no gated task dropped more than allowed ({len(gated)} gated)"
 
@@ -443,4 +473,5 @@ def _comparison(data: Mapping[str, Any]) -> Comparison:
         tasks=tuple(_task(t) for t in data["tasks"]),
         forgetting=forgetting,
         jagged=tuple(_plain(JaggedTask, j) for j in data.get("jagged", ())),
+        operational=tuple(_plain(OperationalCheck, o) for o in data.get("operational", ())),
     )

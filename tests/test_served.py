@@ -132,6 +132,7 @@ def test_unreachable_server_is_exit_3_in_one_line_and_the_key_is_never_printed(t
     start = time.monotonic()
     r = _run(tmp_path, GENERATION, "--backend", "local-completions", "--base-url", url, "--model", "m")
     assert r.exit_code == 3, r.output
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     (line,) = r.stderr.strip().splitlines()
     assert "did not answer after 3 attempts" in line, line
     assert "sk-test-do-not-print-4f9a" not in r.output and "hunter2" not in r.output

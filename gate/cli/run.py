@@ -117,6 +117,13 @@ from gate.config import BACKENDS, DTYPES, ModelSpec, load_suite, load_thresholds
     help="Cap generation length of generative tasks (recorded; records that differ are not comparable).",
 )
 @click.option(
+    "--price-per-hour",
+    type=click.FloatRange(min=0),
+    default=None,
+    envvar="GATE_PRICE_PER_HOUR",
+    help="Price of the runner per hour: the record's estimated cost (wall time x price). Env: GATE_PRICE_PER_HOUR.",
+)
+@click.option(
     "--judge-model",
     default=None,
     help="LLM judge for domain tasks with a judge_rubric: hf:PATH or local-chat-completions:model=NAME,base_url=URL.",
@@ -182,6 +189,7 @@ def run(
     seed,
     items_from,
     max_gen_toks,
+    price_per_hour,
     judge_model,
     then_path,
     thresholds_path,
@@ -233,6 +241,7 @@ def run(
         seed=seed,
         items_from=items_from,
         max_gen_toks=max_gen_toks,
+        price_per_hour=price_per_hour,
         output=output,
         log_to_mlflow=not no_mlflow,
         judge_model=judge_model,

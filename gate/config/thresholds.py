@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from gate.config.operational import OperationalRules, load_operational
 from gate.config.read import read_yaml
 from gate.errors import ConfigError
 from gate.metrics import metric_range
@@ -58,6 +59,7 @@ class Thresholds:
     defaults: Defaults = field(default_factory=Defaults)
     path: Path | None = None
     jagged: JaggedRule = field(default_factory=JaggedRule)
+    operational: OperationalRules = field(default_factory=OperationalRules)  # gate.config.operational
 
     def only(self, task_names: list[str]) -> Thresholds:
         """The rules for these tasks alone, e.g. the fast stage's floors out of a file that covers both stages."""
@@ -103,6 +105,7 @@ def load_thresholds(path: str | Path) -> Thresholds:
         defaults=Defaults(**data.get("defaults", {})),
         path=p,
         jagged=JaggedRule(**data.get("jagged", {})),
+        operational=load_operational(data.get("operational"), p),
     )
 
 

@@ -27,6 +27,7 @@ from dataclasses import fields, replace
 from gate.config import Policy, TaskThreshold, Thresholds
 from gate.decide import stats
 from gate.decide.jagged import jagged_tasks
+from gate.decide.operational import operational_checks
 from gate.decide.pairing import (
     environment_differences,
     flipped_items,
@@ -347,6 +348,8 @@ def compare(
     if forgetting and policy.block_on_forgetting:
         reasons.append(forgetting.message)
     reasons += [f"jagged profile: {j.message}" for j in jagged if j.blocking]
+    operational = operational_checks(candidate, baseline, thresholds)  # latency, length, memory, cost
+    reasons += [o.reason for o in operational if o.blocking]
     return Comparison(
         baseline=baseline_ref,
         baseline_model=baseline.model.id,
@@ -367,6 +370,7 @@ def compare(
         environment_differences=tuple(environment),
         candidate_setup=RunSummary.of(candidate),
         baseline_setup=RunSummary.of(baseline),
+        operational=operational,
     )
 
 

@@ -17,6 +17,7 @@ from gate.decide.stats import iid_stderr, mean_interval
 from gate.domain.cases import ScoredTask, summarize
 from gate.errors import ConfigError
 from gate.record import EarlyStop, ItemOutcome, JudgeInfo, TaskResult
+from gate.run.operational import merged as merged_operational
 
 
 def combined_hash(hashes: Iterable[str]) -> str:
@@ -118,4 +119,5 @@ def merge_results(
         blocking_failures=tuple(sorted({b for r in results for b in r.blocking_failures})),
         judge=_merged_judge([r.judge for r in results], first.name),
         notes=tuple(dict.fromkeys(note for r in results for note in r.notes)),
+        operational=merged_operational([r.operational for r in results]),
     )

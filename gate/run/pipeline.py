@@ -22,6 +22,7 @@ from gate.files import check_output
 from gate.github.actions import check_credentials
 from gate.metrics import UNIT, base_name, metric_range
 from gate.record import EvalRecord
+from gate.report.operational import run_operational_line
 from gate.results import Verdict, fmt_delta, fmt_score
 from gate.run.models import DEFAULT_MODEL, LoadedModel, check_model_options, load_lm
 from gate.run.runner import RunOptions, run_suite, validate_suite
@@ -48,6 +49,7 @@ class RunRequest:
     seed: int = 0
     items_from: Path | None = None
     max_gen_toks: int | None = None
+    price_per_hour: float | None = None  # of the runner: the record's estimated cost
     log_to_mlflow: bool = True
     overwrite: bool = False
     judge_model: str | None = None  # judge spec for domain tasks with a judge_rubric (gate.domain.judge_model)
@@ -94,6 +96,8 @@ class RunResult:
             if t.early_stop is None and near_chance(task_interval(t), t.chance, t.higher_is_better):
                 line += f"  near chance ({fmt_score(t.chance, pc)}): no signal for this model"
             lines.append(line)
+        if (ops := run_operational_line(r)) is not None:
+            lines.append(f"  {ops}")
         lines.append(f"record: {self.path}" + (f"  mlflow run: {r.mlflow_run_id}" if r.mlflow_run_id else ""))
         if self.verdict is not None:
             lines.append(f"floors of {r.suite.name}: {self.verdict.headline}")
@@ -147,6 +151,7 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
         seed=req.seed,
         items_from=items_from,
         max_gen_toks=req.max_gen_toks,
+        price_per_hour=req.price_per_hour,
         progress=progress,
     )
     result = _run_stage(loaded, req.suite, opts, req.output, req)

@@ -26,9 +26,11 @@ from gate.errors import ConfigError, DataMissing, EvalFailed
 from gate.lmeval.evaluate import evaluate
 from gate.lmeval.results import LeafResult, parse_leaf
 from gate.lmeval.tasks import cap_generation, check_task_names, draws_fewshot_from, load_task
+from gate.lmeval.timing import metered, timing_method
 from gate.record import EvalRecord, Sampling, SuiteInfo, TaskResult, Timing, Versions
 from gate.run.merge import combined_hash, group_stderr, weighted_chance
 from gate.run.models import LoadedModel
+from gate.run.operational import run_operational, task_operational
 from gate.run.sampling import Selection, from_doc_ids, stratified
 
 
@@ -45,6 +47,7 @@ class RunOptions:
     doc_ids: dict[str, dict[str, list[int]]] | None = None
     # Called with the leaf task objects right before lm-eval evaluates them (gate.lmeval.request_cache hooks in here).
     prepare_tasks: Callable[[list[Any]], None] | None = None
+    price_per_hour: float | None = None  # of the runner: the record's estimated cost (`--price-per-hour`)
 
 
 def versions() -> Versions:
@@ -170,16 +173,17 @@ def measure_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOpt
         opts.progress(f"{spec.task}: {selection.total} items over {len(chosen)} task(s), {spec.num_fewshot}-shot")
     if opts.prepare_tasks is not None:
         opts.prepare_tasks(chosen)
-    results = evaluate(
-        loaded.lm,
-        chosen,
-        selection.doc_ids,
-        task=spec.task,
-        num_fewshot=spec.num_fewshot,
-        task_manager=task.manager,
-        apply_chat_template=suite.apply_chat_template,
-        fewshot_as_multiturn=suite.fewshot_as_multiturn,
-    )
+    with metered(loaded.lm) as meter:  # per-request latency and output tokens, timed at the backend
+        results = evaluate(
+            loaded.lm,
+            chosen,
+            selection.doc_ids,
+            task=spec.task,
+            num_fewshot=spec.num_fewshot,
+            task_manager=task.manager,
+            apply_chat_template=suite.apply_chat_template,
+            fewshot_as_multiturn=suite.fewshot_as_multiturn,
+        )
     parsed = []
     for name in names:
         leaf = parse_leaf(results, name, spec.metric, spec.filter, group=name if task.is_group else None)
@@ -188,6 +192,7 @@ def measure_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOpt
             raise EvalFailed(f"task '{name}': lm-eval returned {len(leaf.items)} items, {asked} were asked for")
         parsed.append(leaf)
     result = _combine(spec, parsed, task.is_group, task.weight_by_size(spec.metric), selection.total)
+    result = replace(result, operational=task_operational([meter]))
     scored = post_process(spec, [s for leaf in parsed for s in leaf.samples], result, opts.judge)
     scored = replace(scored, leaf_hashes={leaf.name: leaf.task_hash for leaf in parsed})
     if spec.fewshot_split and draws_fewshot_from(chosen, spec.fewshot_split):
@@ -256,4 +261,5 @@ def build_record(
         sampling=sampling,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         setup=loaded.setup,
+        operational=run_operational(tasks, model, timing_method(loaded.lm), wall, opts.price_per_hour),
     )
