@@ -140,6 +140,9 @@ class Sampling:
 class Timing:
     wall_seconds: float
     items_per_second: float
+    # lm-eval requests answered from the answer cache and computed by the model; None: no cache was used
+    answers_from_cache: int | None = None
+    answers_computed: int | None = None
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ def run_stage(req: StageRequest, progress=None) -> StageResult:
 
         from gate.decide.compare import compare
         from gate.decide.floors import check
+        from gate.run.models import cache_dir
         from gate.run.pipeline import RunRequest, evaluate_checkpoint
         from gate.store.tracking import Store
 
@@ -69,6 +70,7 @@ def run_stage(req: StageRequest, progress=None) -> StageResult:
                 sample=req.sample,
                 seed=req.seed,
                 overwrite=True,
+                answer_cache=cache_dir() / "answers",  # a retried or preempted job pays only for what is new
             ),
             progress=progress,
         )

@@ -100,6 +100,14 @@ from gate.config import BACKENDS, DTYPES, ModelSpec, load_suite, load_thresholds
 @click.option(
     "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write the record."
 )
+@click.option(
+    "--answer-cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the answer caches (default: $GATE_CACHE_DIR/answers): answers of these exact weights and "
+    "settings are reused, so a retried or killed run pays only for what is new.",
+)
+@click.option("--no-answer-cache", is_flag=True, help="Compute every answer; read and write no answer cache.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
 @click.option("--trust-remote-code", is_flag=True, help="Run the checkpoint's own Python code (off by default).")
 @click.option("--allow-pickle", is_flag=True, help="Load pickle (.bin) weights (off by default: unpickling runs code).")
@@ -125,6 +133,8 @@ def run(
     thresholds_path,
     early_verdict,
     output,
+    answer_cache,
+    no_answer_cache,
     overwrite,
     trust_remote_code,
     allow_pickle,
@@ -139,6 +149,7 @@ def run(
       gate run --model ./ckpt --suite suites/fast.yaml --then suites/full.yaml \\
                --thresholds thresholds/default.yaml --output runs/ckpt.json
     """
+    from gate.run.models import cache_dir
     from gate.run.pipeline import RunRequest, evaluate_checkpoint
 
     spec = ModelSpec(
@@ -169,6 +180,7 @@ def run(
         then=load_suite(then_path) if then_path else None,
         thresholds=_thresholds(thresholds_path, needed=bool(then_path or early_verdict)),
         early_verdict=early_verdict,
+        answer_cache=None if no_answer_cache else answer_cache or cache_dir() / "answers",
     )
     result = evaluate_checkpoint(request, progress=lambda m: click.echo(f"gate: {m}", err=True))
     click.echo(result.summary, err=True)

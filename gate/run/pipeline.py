@@ -50,6 +50,7 @@ class RunRequest:
     overwrite: bool = False
     judge_model: str | None = None  # judge spec for domain tasks with a judge_rubric (gate.domain.judge_model)
     early_verdict: bool = False  # stop floored tasks once an anytime-valid interval decides them
+    answer_cache: Path | None = None  # folder of the answer caches (gate.lmeval.answer_cache); None: off
     then: Suite | None = None  # the next stage, run only when this one clears its floors
     thresholds: Thresholds | None = None  # the floors that decide whether `then` runs
 
@@ -78,7 +79,7 @@ class RunResult:
         r = self.record
         lines = [
             f"{r.suite.name} on {r.model.id} ({r.model.fingerprint[:19]}): "
-            f"{sum(t.n for t in r.tasks)} items in {r.timing.wall_seconds:.1f}s"
+            f"{sum(t.n for t in r.tasks)} items in {r.timing.wall_seconds:.1f}s" + _cache_note(r)
         ]
         for t in r.tasks:
             if t.status != "ok":
@@ -100,6 +101,12 @@ class RunResult:
         return "\n".join(lines)
 
 
+def _cache_note(r: EvalRecord) -> str:
+    if r.timing.answers_from_cache is None:
+        return ""
+    return f" ({r.timing.answers_from_cache} answers from the cache, {r.timing.answers_computed} computed)"
+
+
 def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None = None) -> RunResult:
     """Run the suite (and, if it clears its floors, the next stage) with one loaded model."""
     if req.sample is not None and req.items_from is not None:
@@ -118,6 +125,11 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
     if progress:
         progress(f"loading {spec.model}")
     loaded = load_lm(spec)
+    if req.answer_cache is not None:
+        from gate.lmeval.answer_cache import answer_key, open_cache
+
+        key = answer_key(loaded.info, spec.max_length, req.max_gen_toks)
+        loaded = replace(loaded, lm=open_cache(loaded.lm, key, req.answer_cache, progress))
     judge = None
     judged = [t for s in (req.suite, req.then) if s for t in s.tasks if t.judge_rubric]
     if req.judge_model and judged:
@@ -194,12 +206,19 @@ def preflight(req: RunRequest, spec: ModelSpec) -> None:
 
 
 def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path, req: RunRequest) -> RunResult:
+    before = _answers_so_far(loaded)
     if req.early_verdict:
         from gate.run.early import run_early_verdict
 
         record = run_early_verdict(loaded, suite, req.thresholds.only([t.task for t in suite.tasks]), opts)
     else:
         record = run_suite(loaded, suite, opts)
+    if before is not None:
+        after = _answers_so_far(loaded)
+        timing = replace(
+            record.timing, answers_from_cache=after.hits - before.hits, answers_computed=after.misses - before.misses
+        )
+        record = replace(record, timing=timing)
     if req.spec.model == DEFAULT_MODEL:
         record = replace(record, model=replace(record.model, id=DEFAULT_MODEL))
     # Sealed with its digest, and checked as every reader will check it: a record the gate cannot read
@@ -217,6 +236,13 @@ def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path
         record = Store().log_record(record)
         records.save(record, output, overwrite=True)  # the same record, now with its MLflow run id
     return RunResult(record=record, path=output)
+
+
+def _answers_so_far(loaded: LoadedModel):
+    """The answer cache's counts so far (`gate.lmeval.answer_cache.CacheUse`), or None when the run has none."""
+    from gate.lmeval.answer_cache import usage
+
+    return usage(loaded.lm)
 
 
 def _save_measured(record: EvalRecord, output: Path, overwrite: bool) -> None:
