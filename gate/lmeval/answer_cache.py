@@ -10,8 +10,8 @@ Written against lm-eval 0.4.13's `CachingLM` and `CacheHook` (lm_eval/api/model.
 `CachingLM` as lm-eval builds it, and why:
 - answers are stored as JSON, not pickle (sqlitedict's default): reading a cache never runs code;
 - answers are committed every `COMMIT_EVERY` answers, as the backend computes them (through the cache
-  hook HFLM and gate-hf call per request), not once per request type: a run killed halfway resumes from
-  what it had computed;
+  hook HFLM calls per request), and requests go to the backend in chunks of `CHUNK`, each committed
+  when done, not once per request type: a run killed halfway resumes from what it had computed;
 - sampled generation bypasses the cache both ways (lm-eval skips reading it but still writes it);
 - a file that fails SQLite's integrity check, or whose key file does not match, is set aside with a
   warning and never read; a row that does not decode to an answer is recomputed;
@@ -38,6 +38,10 @@ from gate.record import ModelInfo
 FORMAT = 1  # bump when what is stored changes, so older files are not read
 COMMIT_EVERY = 64  # answers per commit: at most this many are recomputed after a kill
 COMMIT_SECONDS = 5.0  # and at most this much work
+# Requests sent to the backend per call. gate-hf hands its answers to the cache hook only when a call
+# ends, so this bounds what a kill loses there; its cost is a shared few-shot prefix forwarded once per
+# chunk instead of once per call (about +6% on MMLU 5-shot).
+CHUNK = 256
 CACHED = ("loglikelihood", "loglikelihood_rolling", "generate_until")
 
 
@@ -187,7 +191,7 @@ class ScopedCachingLM(CachingLM):
             sampled = [attr == "generate_until" and not greedy(r.args[1]) for r in requests]
             cacheable = [r for r, s in zip(requests, sampled, strict=True) if not s]
             before = self.dbdict.hits
-            answers = iter(fn(cacheable) if cacheable else [])
+            answers = iter([a for i in range(0, len(cacheable), CHUNK) for a in fn(cacheable[i : i + CHUNK])])
             fresh = iter(getattr(self.lm, attr)([r for r, s in zip(requests, sampled, strict=True) if s]))
             hits = self.dbdict.hits - before
             self.use.hits += hits
@@ -197,6 +201,8 @@ class ScopedCachingLM(CachingLM):
         return counted
 
     def close(self) -> None:
+        """Commit and close the file; the backend stops reporting answers to it."""
+        self.lm.set_cache_hook(CacheHook(None))
         self.dbdict.close()
 
 
