@@ -98,6 +98,19 @@ from gate.config import BACKENDS, DTYPES, ModelSpec, load_suite, load_thresholds
     "is wholly above or below its floor (error bounded by alpha). Not for baselines.",
 )
 @click.option(
+    "--early-diff",
+    is_flag=True,
+    help="Evaluate the baseline's items in a seeded order in chunks and stop each gated task once an anytime-valid "
+    "paired test shows it regressed beyond its allowed drop or not (error bounded by alpha). Not for baselines.",
+)
+@click.option("--baseline", metavar="NAME", default=None, help="--early-diff's baseline: a frozen baseline in MLflow.")
+@click.option(
+    "--baseline-record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="--early-diff's baseline as a record file.",
+)
+@click.option(
     "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write the record."
 )
 @click.option(
@@ -132,6 +145,9 @@ def run(
     then_path,
     thresholds_path,
     early_verdict,
+    early_diff,
+    baseline,
+    baseline_record,
     output,
     answer_cache,
     no_answer_cache,
@@ -178,8 +194,11 @@ def run(
         judge_model=judge_model,
         overwrite=overwrite,
         then=load_suite(then_path) if then_path else None,
-        thresholds=_thresholds(thresholds_path, needed=bool(then_path or early_verdict)),
+        thresholds=_thresholds(thresholds_path, needed=bool(then_path or early_verdict or early_diff)),
         early_verdict=early_verdict,
+        early_diff=early_diff,
+        baseline=baseline,
+        baseline_record=baseline_record,
         answer_cache=None if no_answer_cache else answer_cache or cache_dir() / "answers",
     )
     result = evaluate_checkpoint(request, progress=lambda m: click.echo(f"gate: {m}", err=True))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gate.decide.sequential import ABOVE, BELOW, decide, log_wealth
+from gate.record import EARLY_DIFF_OK, EARLY_DIFF_REGRESSED, TaskResult
 
 REGRESSED, OK, UNDECIDED = "regressed", "ok", "undecided"
 
@@ -107,3 +108,12 @@ def simulated(y: np.ndarray, allowance: float, alpha: float, looks: list[int]) -
         used[ok | bad] = end
         open_ &= ~(ok | bad)
     return out, used
+
+
+def early_decision(candidate: TaskResult | None) -> tuple[str, str] | None:
+    """The diff's decision and reason when the candidate's run stopped this task early (`gate run --early-diff`)."""
+    stop = candidate.early_stop if candidate is not None else None
+    if stop is None or stop.decision not in (EARLY_DIFF_REGRESSED, EARLY_DIFF_OK):
+        return None
+    decision = REGRESSED if stop.decision == EARLY_DIFF_REGRESSED else OK
+    return decision, f"stopped early after {stop.items_used} of {stop.items_available} items: {stop.reason}"

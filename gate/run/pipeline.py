@@ -50,6 +50,9 @@ class RunRequest:
     overwrite: bool = False
     judge_model: str | None = None  # judge spec for domain tasks with a judge_rubric (gate.domain.judge_model)
     early_verdict: bool = False  # stop floored tasks once an anytime-valid interval decides them
+    early_diff: bool = False  # stop gated tasks once the paired diff against `baseline` is decided
+    baseline: str | None = None  # the early diff's baseline: a frozen baseline's name in MLflow
+    baseline_record: Path | None = None  # or a record file
     answer_cache: Path | None = None  # folder of the answer caches (gate.lmeval.answer_cache); None: off
     then: Suite | None = None  # the next stage, run only when this one clears its floors
     thresholds: Thresholds | None = None  # the floors that decide whether `then` runs
@@ -117,6 +120,14 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
         raise ConfigError("--then needs --thresholds: the floors decide whether the next stage runs")
     if req.early_verdict and req.thresholds is None:
         raise ConfigError("--early-verdict needs --thresholds: it stops a task once its floor is decided")
+    if req.early_diff and (req.baseline is None) == (req.baseline_record is None):
+        raise ConfigError("--early-diff needs the baseline it stops against: --baseline NAME or --baseline-record FILE")
+    if req.early_diff and (req.early_verdict or req.sample is not None or req.items_from is not None):
+        raise ConfigError(
+            "--early-diff evaluates the baseline's items: drop --early-verdict, --sample and --items-from"
+        )
+    if req.early_diff and req.thresholds is None:
+        raise ConfigError("--early-diff needs --thresholds: their allowed drops are what it decides against")
     items_from = records.load(req.items_from) if req.items_from else None
     spec = resolve_backend(req.spec, req.suite, req.then)
     preflight(req, spec)
@@ -207,7 +218,11 @@ def preflight(req: RunRequest, spec: ModelSpec) -> None:
 
 def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path, req: RunRequest) -> RunResult:
     before = _answers_so_far(loaded)
-    if req.early_verdict:
+    if req.early_diff:
+        from gate.run.early_diff import run_early_diff
+
+        record = run_early_diff(loaded, suite, req.thresholds, _early_diff_baseline(req), opts)
+    elif req.early_verdict:
         from gate.run.early import run_early_verdict
 
         record = run_early_verdict(loaded, suite, req.thresholds.only([t.task for t in suite.tasks]), opts)
@@ -236,6 +251,15 @@ def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path
         record = Store().log_record(record)
         records.save(record, output, overwrite=True)  # the same record, now with its MLflow run id
     return RunResult(record=record, path=output)
+
+
+def _early_diff_baseline(req: RunRequest) -> EvalRecord:
+    if req.baseline_record is not None:
+        return records.load(req.baseline_record)
+    from gate.store.tracking import Store
+
+    assert req.baseline is not None
+    return Store().load_baseline(req.baseline).record
 
 
 def _answers_so_far(loaded: LoadedModel):
