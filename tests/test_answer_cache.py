@@ -115,14 +115,39 @@ def test_a_second_checkpoint_never_receives_the_first_ones_answers(filled, pertu
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "change",
-    [{"dtype": "bfloat16"}, {"max_gen_toks": 12}, {"backend": "hf"}],
-    ids=["dtype", "generation-settings", "backend"],
+    [{"dtype": "bfloat16"}, {"max_gen_toks": 12}],
+    ids=["dtype", "generation-settings"],
 )
 def test_changing_what_shapes_an_answer_misses_the_cache(change, filled, smol_dir, data_dir, tmp_path):
     root, cold = filled
     r = run(tmp_path / "changed.json", smol_dir, root / "cache", data_dir, **change)
     assert r.timing.answers_from_cache == 0
     assert r.timing.answers_computed == cold.timing.answers_computed
+
+
+@pytest.mark.slow
+def test_every_setting_that_shapes_an_answer_is_in_the_key(smol_lm):
+    from dataclasses import replace
+
+    from gate.lmeval.answer_cache import answer_key
+
+    info = smol_lm.info
+    base = answer_key(info, None, None).digest()
+    changed = [
+        answer_key(replace(info, fingerprint="sha256:" + "0" * 64), None, None),
+        answer_key(replace(info, backend="gate-hf"), None, None),
+        answer_key(replace(info, dtype="bfloat16"), None, None),
+        answer_key(replace(info, quantization="8bit"), None, None),
+        answer_key(replace(info, device="cuda:0"), None, None),
+        answer_key(replace(info, batch_size=info.batch_size + 1), None, None),
+        answer_key(info, 512, None),
+        answer_key(info, None, 12),
+    ]
+    digests = {k.digest() for k in changed}
+    assert base not in digests and len(digests) == len(changed)
+    # which GPU of a kind does not change answers: cuda:0 and cuda:1 share a cache
+    gpu0, gpu1 = (answer_key(replace(info, device=d), None, None) for d in ("cuda:0", "cuda:1"))
+    assert gpu0 == gpu1
 
 
 @pytest.mark.slow

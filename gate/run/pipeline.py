@@ -140,7 +140,11 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
         from gate.lmeval.answer_cache import answer_key, open_cache
 
         key = answer_key(loaded.info, spec.max_length, req.max_gen_toks)
-        loaded = replace(loaded, lm=open_cache(loaded.lm, key, req.answer_cache, progress))
+        try:
+            loaded = replace(loaded, lm=open_cache(loaded.lm, key, req.answer_cache, progress))
+        except OSError as e:  # a cache that cannot be written only costs time; the measurement goes on
+            if progress:
+                progress(f"warning: answer cache {req.answer_cache}: {e}; running without it")
     judge = None
     judged = [t for s in (req.suite, req.then) if s for t in s.tasks if t.judge_rubric]
     if req.judge_model and judged:
