@@ -50,13 +50,17 @@ class GenerationSettings:
     temperature: float | None = None
 
 
+# The early diff's decisions (gate.run.early_diff), beside the floor check's "above_floor" | "below_floor"
+EARLY_DIFF_REGRESSED, EARLY_DIFF_OK = "diff_regressed", "diff_ok"
+
+
 @dataclass(frozen=True)
 class EarlyStop:
     """Why an anytime-valid sequential check stopped a task before all its items."""
 
     items_used: int
     items_available: int
-    decision: str  # "above_floor" | "below_floor"
+    decision: str  # "above_floor" | "below_floor" | EARLY_DIFF_REGRESSED | EARLY_DIFF_OK
     reason: str
 
 
@@ -163,6 +167,9 @@ class Sampling:
 class Timing:
     wall_seconds: float
     items_per_second: float
+    # lm-eval requests answered from the answer cache and computed by the model; None: no cache was used
+    answers_from_cache: int | None = None
+    answers_computed: int | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,10 @@ Examples:
     # the issue's measurement: the first 20% of each task of the fast stage, batch 32, on a GPU
     python scripts/bench.py --model HuggingFaceTB/SmolLM2-1.7B --fraction 0.2 --batch-size 32 --json bench.json
 
+The answer cache (re-run of the same checkpoint against a cold run; killed halfway and resumed against
+uninterrupted), real `gate run` processes, with its own options (scripts/bench_answers.py):
+    python scripts/bench.py --answers --items 100
+
 Exit code: 0 when every answer agrees, 1 when one differs, 2 on bad usage.
 """
 
@@ -343,6 +347,11 @@ def _print(rows: list[dict], total: dict, max_dll: float, meta: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--answers" in argv:
+        from bench_answers import main as answers
+
+        return answers([a for a in argv if a != "--answers"])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="smollm2-135m", help="local dir or hub id (default: the bundled SmolLM2-135M)")
     ap.add_argument("--suite", default=str(REPO / "suites" / "fast.yaml"))

@@ -63,7 +63,8 @@ def test_a_run_on_a_terminal_shows_one_bar_per_task_and_no_library_noise(tmp_pat
     code, out, term = _run_on_a_terminal(
         # gate-hf: its prefix-tree scorer has no lm-eval loop of its own, and must still move the bar
         ["run", "--model", "smollm2-135m", "--backend", "gate-hf", "--suite", str(SUITES / "smoke.yaml")]
-        + ["--data-dir", str(data_dir), "--sample", "4", "--output", "r.json", "--no-mlflow"],
+        # no answer cache: answers an earlier test cached would skip the model, and the bars with it
+        + ["--data-dir", str(data_dir), "--sample", "4", "--output", "r.json", "--no-mlflow", "--no-answer-cache"],
         tmp_path,
         env,
     )

@@ -54,6 +54,7 @@ def run_stage(req: StageRequest, progress=None) -> StageResult:
 
         from gate.decide.compare import compare
         from gate.decide.floors import check
+        from gate.run.models import cache_dir
         from gate.run.pipeline import RunRequest, evaluate_checkpoint
         from gate.store.story import log_verdict
         from gate.store.tracking import Store
@@ -71,6 +72,7 @@ def run_stage(req: StageRequest, progress=None) -> StageResult:
                 seed=req.seed,
                 overwrite=True,
                 pointer=str(req.pointer),
+                answer_cache=cache_dir() / "answers",  # a retried or preempted job pays only for what is new
             ),
             progress=progress,
         )

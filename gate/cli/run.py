@@ -160,8 +160,29 @@ from gate.config import BACKENDS, DTYPES, ModelSpec, load_suite, load_thresholds
     "`gate merge` combines all N into the unsharded run's record.",
 )
 @click.option(
+    "--early-diff",
+    is_flag=True,
+    help="Evaluate the baseline's items in a seeded order in chunks and stop each gated task once an anytime-valid "
+    "paired test shows it regressed beyond its allowed drop or not (error bounded by alpha). Not for baselines.",
+)
+@click.option("--baseline", metavar="NAME", default=None, help="--early-diff's baseline: a frozen baseline in MLflow.")
+@click.option(
+    "--baseline-record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="--early-diff's baseline as a record file.",
+)
+@click.option(
     "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write the record."
 )
+@click.option(
+    "--answer-cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the answer caches (default: $GATE_CACHE_DIR/answers): answers of these exact weights and "
+    "settings are reused, so a retried or killed run pays only for what is new.",
+)
+@click.option("--no-answer-cache", is_flag=True, help="Compute every answer; read and write no answer cache.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
 @click.option("--trust-remote-code", is_flag=True, help="Run the checkpoint's own Python code (off by default).")
 @click.option("--allow-pickle", is_flag=True, help="Load pickle (.bin) weights (off by default: unpickling runs code).")
@@ -195,7 +216,12 @@ def run(
     thresholds_path,
     early_verdict,
     shard,
+    early_diff,
+    baseline,
+    baseline_record,
     output,
+    answer_cache,
+    no_answer_cache,
     overwrite,
     trust_remote_code,
     allow_pickle,
@@ -210,6 +236,7 @@ def run(
       gate run --model ./ckpt --suite suites/fast.yaml --then suites/full.yaml \\
                --thresholds thresholds/default.yaml --output runs/ckpt.json
     """
+    from gate.run.models import cache_dir
     from gate.run.pipeline import RunRequest, evaluate_checkpoint
     from gate.run.shards import parse_shard
 
@@ -247,9 +274,13 @@ def run(
         judge_model=judge_model,
         overwrite=overwrite,
         then=load_suite(then_path) if then_path else None,
-        thresholds=_thresholds(thresholds_path, needed=bool(then_path or early_verdict)),
+        thresholds=_thresholds(thresholds_path, needed=bool(then_path or early_verdict or early_diff)),
         early_verdict=early_verdict,
         shard=parse_shard(shard) if shard is not None else None,
+        early_diff=early_diff,
+        baseline=baseline,
+        baseline_record=baseline_record,
+        answer_cache=None if no_answer_cache else answer_cache or cache_dir() / "answers",
     )
     result = evaluate_checkpoint(request, progress=console.progress)
     click.echo(result.summary)

@@ -26,6 +26,7 @@ from dataclasses import fields, replace
 
 from gate.config import Policy, TaskThreshold, Thresholds
 from gate.decide import stats
+from gate.decide.early_diff import early_decision
 from gate.decide.jagged import jagged_tasks
 from gate.decide.operational import operational_checks
 from gate.decide.pairing import (
@@ -320,6 +321,9 @@ def compare(
         adjusted = stats.holm([d.p_value for _, d in family])
         for (tc, _), p_adj in zip(family, adjusted, strict=True):
             finished[tc.name] = _decide(tc, p_adj, alpha, len(family), policy)
+            if gated and (early := early_decision(ctasks.get(tc.name))) is not None:  # anytime-valid; its own alpha
+                done = finished[tc.name]
+                finished[tc.name] = replace(done, decision=early[0], reason=early[1], blocking=blocks(early[0], policy))
     tasks = [
         replace(finished.get(tc.name, tc), context=task_context(ctasks.get(tc.name), btasks.get(tc.name)))
         for tc, _ in drafts

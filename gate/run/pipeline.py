@@ -55,6 +55,10 @@ class RunRequest:
     judge_model: str | None = None  # judge spec for domain tasks with a judge_rubric (gate.domain.judge_model)
     early_verdict: bool = False  # stop floored tasks once an anytime-valid interval decides them
     pointer: str | None = None  # the checkpoint pointer file this run gates, for MLflow's run name and tags
+    early_diff: bool = False  # stop gated tasks once the paired diff against `baseline` is decided
+    baseline: str | None = None  # the early diff's baseline: a frozen baseline's name in MLflow
+    baseline_record: Path | None = None  # or a record file
+    answer_cache: Path | None = None  # folder of the answer caches (gate.lmeval.answer_cache); None: off
     then: Suite | None = None  # the next stage, run only when this one clears its floors
     thresholds: Thresholds | None = None  # the floors that decide whether `then` runs
     shard: Shard | None = None  # evaluate only this shard's share of every task (gate.run.shards); `gate merge` joins
@@ -84,7 +88,7 @@ class RunResult:
         r = self.record
         lines = [
             f"{r.suite.name} on {r.model.id} ({r.model.fingerprint[:19]}): "
-            f"{sum(t.n for t in r.tasks)} items in {r.timing.wall_seconds:.1f}s"
+            f"{sum(t.n for t in r.tasks)} items in {r.timing.wall_seconds:.1f}s" + _cache_note(r)
         ]
         for t in r.tasks:
             if t.status != "ok":
@@ -109,6 +113,12 @@ class RunResult:
         return "\n".join(lines)
 
 
+def _cache_note(r: EvalRecord) -> str:
+    if r.timing.answers_from_cache is None:
+        return ""
+    return f" ({r.timing.answers_from_cache} answers from the cache, {r.timing.answers_computed} computed)"
+
+
 def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None = None) -> RunResult:
     """Run the suite (and, if it clears its floors, the next stage) with one loaded model."""
     if req.sample is not None and req.items_from is not None:
@@ -122,8 +132,21 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
             f"--shard {req.shard} with {'--then' if req.then is not None else '--early-verdict'}: a shard holds "
             "part of a stage, so its floors decide nothing; run each stage's shards, `gate merge` them, then check"
         )
+    if req.shard is not None and req.early_diff:
+        raise ConfigError(
+            f"--shard {req.shard} with --early-diff: a shard holds part of each task's items, so a diff cannot stop "
+            "on it; run the shards whole, `gate merge` them, then `gate diff`"
+        )
     if req.early_verdict and req.thresholds is None:
         raise ConfigError("--early-verdict needs --thresholds: it stops a task once its floor is decided")
+    if req.early_diff and (req.baseline is None) == (req.baseline_record is None):
+        raise ConfigError("--early-diff needs the baseline it stops against: --baseline NAME or --baseline-record FILE")
+    if req.early_diff and (req.early_verdict or req.sample is not None or req.items_from is not None):
+        raise ConfigError(
+            "--early-diff evaluates the baseline's items: drop --early-verdict, --sample and --items-from"
+        )
+    if req.early_diff and req.thresholds is None:
+        raise ConfigError("--early-diff needs --thresholds: their allowed drops are what it decides against")
     items_from = records.load(req.items_from) if req.items_from else None
     spec = resolve_backend(req.spec, req.suite, req.then)
     preflight(req, spec)
@@ -132,6 +155,15 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
     if progress:
         progress(f"loading {spec.model}")
     loaded = load_lm(spec)
+    if req.answer_cache is not None:
+        from gate.lmeval.answer_cache import answer_key, open_cache
+
+        key = answer_key(loaded.info, spec.max_length, req.max_gen_toks)
+        try:
+            loaded = replace(loaded, lm=open_cache(loaded.lm, key, req.answer_cache, progress))
+        except OSError as e:  # a cache that cannot be written only costs time; the measurement goes on
+            if progress:
+                progress(f"warning: answer cache {req.answer_cache}: {e}; running without it")
     judge = None
     judged = [t for s in (req.suite, req.then) if s for t in s.tasks if t.judge_rubric]
     if req.judge_model and judged:
@@ -213,16 +245,27 @@ def preflight(req: RunRequest, spec: ModelSpec) -> None:
 
 
 def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path, req: RunRequest) -> RunResult:
+    before = _answers_so_far(loaded)
     if req.shard is not None:
         from gate.run.shards import run_shard
 
         record = run_shard(loaded, suite, opts, req.shard)
+    elif req.early_diff:
+        from gate.run.early_diff import run_early_diff
+
+        record = run_early_diff(loaded, suite, req.thresholds, _early_diff_baseline(req), opts)
     elif req.early_verdict:
         from gate.run.early import run_early_verdict
 
         record = run_early_verdict(loaded, suite, req.thresholds.only([t.task for t in suite.tasks]), opts)
     else:
         record = run_suite(loaded, suite, opts)
+    if before is not None:
+        after = _answers_so_far(loaded)
+        timing = replace(
+            record.timing, answers_from_cache=after.hits - before.hits, answers_computed=after.misses - before.misses
+        )
+        record = replace(record, timing=timing)
     if req.spec.model == DEFAULT_MODEL:
         record = replace(record, model=replace(record.model, id=DEFAULT_MODEL))
     # Sealed with its digest, and checked as every reader will check it: a record the gate cannot read
@@ -240,6 +283,22 @@ def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path
         record = Store().log_record(record, pointer=req.pointer)
         records.save(record, output, overwrite=True)  # the same record, now with its MLflow run id
     return RunResult(record=record, path=output)
+
+
+def _early_diff_baseline(req: RunRequest) -> EvalRecord:
+    if req.baseline_record is not None:
+        return records.load(req.baseline_record)
+    from gate.store.tracking import Store
+
+    assert req.baseline is not None
+    return Store().load_baseline(req.baseline).record
+
+
+def _answers_so_far(loaded: LoadedModel):
+    """The answer cache's counts so far (`gate.lmeval.answer_cache.CacheUse`), or None when the run has none."""
+    from gate.lmeval.answer_cache import usage
+
+    return usage(loaded.lm)
 
 
 def _save_measured(record: EvalRecord, output: Path, overwrite: bool) -> None:
