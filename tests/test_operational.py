@@ -142,7 +142,11 @@ def test_a_more_verbose_candidate_is_flagged_by_the_output_length_rule_only(runs
     assert length.ci_low > 0.5 and "paired per item (4 items in both)" in length.reason
     assert cmp.exit_code == 1 and cmp.blocking_reasons == (length.reason,)
     text, md = render_comparison(cmp, "text"), render_comparison(cmp, "markdown")
-    assert "output_tokens_mean" in text and "exceeded (blocks)" in text and "**Operational**" in md
+    assert (
+        "output_tokens_mean" in text
+        and "exceeded (blocks)" in text
+        and "**Operational: latency, output length, memory, cost**" in md
+    )
     back = Comparison.from_dict(json.loads(json.dumps(comparison_dict(cmp))))
     assert back.operational == cmp.operational and back.state == cmp.state == "failure"
 

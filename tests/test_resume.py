@@ -70,5 +70,13 @@ def test_a_run_killed_halfway_resumes_from_its_answers_and_gives_the_uninterrupt
     resumed = records.load(out)
     assert resumed.timing.answers_from_cache == before
     assert resumed.timing.answers_computed == whole.timing.answers_computed - before
-    assert resumed.tasks == whole.tasks
+    assert _answers(resumed) == _answers(whole)
     assert resumed.model == whole.model
+
+
+def _answers(record):
+    """The record's tasks without their operational measurements: latencies are timed anew on every run,
+    while every item, value and interval must come out the same."""
+    from dataclasses import replace
+
+    return tuple(replace(t, operational=None) for t in record.tasks)

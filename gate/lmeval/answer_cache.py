@@ -60,13 +60,29 @@ class AnswerKey:
     lm_eval: str
     transformers: str
     torch: str
+    # The model's config and generation config as loaded, and its tokenizer (`model_digest`): a new
+    # generation_config.json (say, another end-of-sequence token) or tokenizer keeps the weights' fingerprint
+    # but changes the answers.
+    model: str = ""
     format: int = FORMAT
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
 
 
-def answer_key(info: ModelInfo, max_length: int | None, max_gen_toks: int | None) -> AnswerKey:
+def model_digest(lm: Any, tokenizer_hash: str) -> str:
+    """sha256 of what shapes answers besides the weights and the request: the transformers model's config and
+    generation config as loaded (whatever files or defaults they came from), and the tokenizer's hash."""
+    model = getattr(lm, "model", None)  # HFLM's transformers model; vLLM's and API models' hold none we can read
+    parts = [tokenizer_hash]
+    for attr in ("config", "generation_config"):
+        obj = getattr(model, attr, None)
+        if obj is not None and hasattr(obj, "to_json_string"):
+            parts.append(obj.to_json_string(use_diff=False))
+    return "sha256:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def answer_key(info: ModelInfo, max_length: int | None, max_gen_toks: int | None, model: str = "") -> AnswerKey:
     return AnswerKey(
         fingerprint=info.fingerprint,
         backend=info.backend,
@@ -79,6 +95,7 @@ def answer_key(info: ModelInfo, max_length: int | None, max_gen_toks: int | None
         lm_eval=version("lm_eval"),
         transformers=version("transformers"),
         torch=version("torch"),
+        model=model,
     )
 
 

@@ -155,10 +155,16 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
     if progress:
         progress(f"loading {spec.model}")
     loaded = load_lm(spec)
-    if req.answer_cache is not None:
-        from gate.lmeval.answer_cache import answer_key, open_cache
+    if req.answer_cache is not None and loaded.info.backend in SERVED_BACKENDS and not spec.weights:
+        # A served model is known by its name alone: another deployment under that name would be read as this
+        # one. Its answers are cached only when --weights fingerprints what the server serves.
+        if progress:
+            progress("answer cache off for a served model without --weights (its name does not identify its weights)")
+    elif req.answer_cache is not None:
+        from gate.lmeval.answer_cache import answer_key, model_digest, open_cache
 
-        key = answer_key(loaded.info, spec.max_length, req.max_gen_toks)
+        digest = model_digest(loaded.lm, loaded.setup.tokenizer_hash if loaded.setup else "")
+        key = answer_key(loaded.info, spec.max_length, req.max_gen_toks, digest)
         try:
             loaded = replace(loaded, lm=open_cache(loaded.lm, key, req.answer_cache, progress))
         except OSError as e:  # a cache that cannot be written only costs time; the measurement goes on
