@@ -21,6 +21,12 @@ from gate.record import BaselineRef, EvalRecord
 PASS, FAIL, INCONCLUSIVE, NOT_EVALUATED = "pass", "fail", "inconclusive", "not evaluated"
 
 
+# The states a verdict ends in (`Verdict.state`, `Comparison.state`: the check run's conclusion), in the words
+# and icons every report uses: the terminal, the PR comment, the job summary, MLflow's tags.
+STATE_WORDS = {"success": "passed", "failure": "blocked", "neutral": "inconclusive"}
+STATE_ICONS = {"success": "✅", "failure": "❌", "neutral": "⚪"}
+
+
 @dataclass(frozen=True)
 class FloorCheck:
     task: str

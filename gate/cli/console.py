@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import click
 
-# The states, as `Verdict.state` / `Comparison.state` name them, in the words every report uses.
-STATE_WORDS = {"success": "passed", "failure": "blocked", "neutral": "inconclusive"}
+from gate.results import STATE_WORDS
+
 _LEADING_STATE = re.compile(r"^(PASS|PASSED|FAIL|FAILED|BLOCKED|INCONCLUSIVE)\b:?\s*")
 _COLOURS = {"passed": "green", "blocked": "red", "inconclusive": "yellow", "gate broke": "red"}
 

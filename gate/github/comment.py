@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from gate.errors import ConfigError
 from gate.report.markdown import split_report
+from gate.results import STATE_ICONS, STATE_WORDS
 from gate.text import clip
 
 COMMENT_LIMIT = 65_536  # characters in an issue comment body (GitHub answers 422 beyond)
@@ -25,7 +26,7 @@ SUMMARY_LIMIT = 1_000_000  # bytes; GitHub refuses a step summary over 1 MiB
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
 MARKER_PREFIX = "<!-- checkpoint-gate:"
 NAME_RE = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*")
-VERDICT = {"success": ("✅", "passed"), "failure": ("❌", "blocked"), "neutral": ("⚪", "inconclusive")}
+VERDICT = {state: (STATE_ICONS[state], word) for state, word in STATE_WORDS.items()}
 BROKE = ("💥", "gate broke")  # a failure check for a gate that could not decide (exit 2 or 3), not a regression
 
 

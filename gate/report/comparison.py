@@ -20,14 +20,6 @@ from gate.store.keys import safe_uri
 from gate.text import clip
 
 FORMATS = ("text", "markdown", "json")
-_ICON = {
-    "regressed": "❌",
-    "likely_regressed": "🔻",
-    "inconclusive": "⚠️",
-    "not_comparable": "⛔",
-    "ok": "✅",
-    "improved": "⬆️",
-}
 
 
 def render_comparison(c: Comparison, fmt: str, trends: Trends | None = None) -> str:

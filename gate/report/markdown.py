@@ -19,11 +19,11 @@ from collections.abc import Mapping, Sequence
 from gate.report.jagged import jagged_lines
 from gate.report.operational import operational_markdown
 from gate.report.sparkline import sparkline
-from gate.results import Comparison, FlippedItem, TaskComparison
+from gate.results import STATE_ICONS, STATE_WORDS, Comparison, FlippedItem, TaskComparison
 from gate.store.keys import safe_uri
 from gate.text import clip
 
-STATE = {"failure": ("❌", "blocked"), "neutral": ("⚪", "inconclusive"), "success": ("✅", "passed")}
+STATE = {state: (STATE_ICONS[state], word) for state, word in STATE_WORDS.items()}
 ICON = {
     "regressed": "❌",
     "likely_regressed": "🔻",

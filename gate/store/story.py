@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.record import EvalRecord
-from gate.results import Comparison
+from gate.results import STATE_WORDS, Comparison
 from gate.store.keys import default_who, mlflow_key
 from gate.text import clip
 
@@ -214,7 +214,7 @@ def comparison_metrics(cmp: Comparison) -> dict[str, float]:
 
 def comparison_tags(cmp: Comparison) -> dict[str, str]:
     """The verdict as tags the runs list can filter on (`tags.gate.diff.state = 'failure'`)."""
-    word = {"success": "passed", "failure": "blocked", "neutral": "inconclusive"}.get(cmp.state, cmp.state)
+    word = STATE_WORDS.get(cmp.state, cmp.state)
     tags = {
         "gate.diff.state": word,
         "gate.diff.baseline": cmp.baseline.name,
