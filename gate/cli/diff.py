@@ -8,7 +8,7 @@ import click
 
 from gate import record as records
 from gate.cli import cli, console
-from gate.cli.options import REQUIRE_DIGEST
+from gate.cli.options import REQUIRE_DIGEST, comparison_options
 from gate.config import load_thresholds
 from gate.files import check_output, write_output
 from gate.report.comparison import FORMATS, render_comparison
@@ -16,18 +16,7 @@ from gate.report.comparison import FORMATS, render_comparison
 
 @cli.command()
 @click.argument("record_file", metavar="RECORD", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--baseline", "baseline_name", metavar="NAME", help="Name of a frozen baseline in MLflow.")
-@click.option(
-    "--baseline-record",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Compare with this record file instead of an MLflow baseline.",
-)
-@click.option(
-    "--thresholds",
-    "thresholds_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Allowed drops (max_drop) and policy [default: every task gated, no significant drop allowed].",
-)
+@comparison_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option(
     "--trend",
@@ -36,17 +25,6 @@ from gate.report.comparison import FORMATS, render_comparison
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
-@click.option(
-    "--require-digest/--no-require-digest",
-    default=None,
-    help="Refuse a record without a digest (written by `gate run`). Default: required for an MLflow baseline, "
-    "checked where present for record files.",
-)
-@click.option(
-    "--tracking-uri",
-    envvar="MLFLOW_TRACKING_URI",
-    help="MLflow tracking URI [env MLFLOW_TRACKING_URI; default sqlite:///./mlflow.db].",
-)
 @click.option(
     "--no-mlflow",
     is_flag=True,

@@ -28,5 +28,37 @@ def format_option(*choices: str):
         type=click.Choice(choices),
         default=choices[0],
         show_default=True,
-        help="Output format; text goes to stderr, json and markdown to stdout.",
+        help="Output format (the report goes to stdout; progress and the last line to stderr).",
     )
+
+
+def comparison_options(f):
+    """What `gate diff` and `gate report` compare RECORD with, and how they read it."""
+    options = [
+        click.option("--baseline", "baseline_name", metavar="NAME", help="Name of a frozen baseline in MLflow."),
+        click.option(
+            "--baseline-record",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Compare with this record file instead of an MLflow baseline.",
+        ),
+        click.option(
+            "--thresholds",
+            "thresholds_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Allowed drops (max_drop) and policy [default: every task gated, no significant drop allowed].",
+        ),
+        click.option(
+            "--require-digest/--no-require-digest",
+            default=None,
+            help="Refuse a record without a digest (written by `gate run`). Default: required for an MLflow "
+            "baseline, checked where present for record files.",
+        ),
+        click.option(
+            "--tracking-uri",
+            envvar="MLFLOW_TRACKING_URI",
+            help="MLflow tracking URI [env MLFLOW_TRACKING_URI; default sqlite:///./mlflow.db].",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f

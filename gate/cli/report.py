@@ -8,23 +8,13 @@ import click
 
 from gate.cli import cli, console
 from gate.cli.diff import load_pair, one_baseline
+from gate.cli.options import comparison_options
 from gate.files import check_output, write_output
 
 
 @cli.command()
 @click.argument("record_file", metavar="RECORD", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--baseline", "baseline_name", metavar="NAME", help="Name of a frozen baseline in MLflow.")
-@click.option(
-    "--baseline-record",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Compare with this record file instead of an MLflow baseline.",
-)
-@click.option(
-    "--thresholds",
-    "thresholds_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Allowed drops (max_drop) and policy [default: every task gated, no significant drop allowed].",
-)
+@comparison_options
 @click.option(
     "--trend",
     type=click.IntRange(min=2, max=50),
@@ -32,17 +22,6 @@ from gate.files import check_output, write_output
 )
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The HTML file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
-@click.option(
-    "--require-digest/--no-require-digest",
-    default=None,
-    help="Refuse a record without a digest (written by `gate run`). Default: required for an MLflow baseline, "
-    "checked where present for record files.",
-)
-@click.option(
-    "--tracking-uri",
-    envvar="MLFLOW_TRACKING_URI",
-    help="MLflow tracking URI [env MLFLOW_TRACKING_URI; default sqlite:///./mlflow.db].",
-)
 @click.pass_context
 def report(
     ctx: click.Context,
