@@ -23,9 +23,7 @@ cd "$(dirname "$0")/.."
 PYV=${GPU_PYTHON_VERSION:-3.12}
 PART_MIB=${PART_MIB:-58}
 DATA=${GATE_DATA_DIR:-$PWD/../shared/data}
-out=.gpu
-exclude="$(git rev-parse --git-path info/exclude)"
-grep -qx '/.gpu/' "$exclude" 2>/dev/null || echo '/.gpu/' >>"$exclude" # never committed, never in CI
+out=.gpu # in .gitignore: never committed, and a device call carries it by name
 rm -rf "$out" && mkdir -p "$out/wheels" "$out/files/data"
 
 ver() { python -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$1"; }
