@@ -94,6 +94,33 @@ def test_log_record_writes_params_metrics_and_the_final_record(store: Store, rec
     assert run.info.artifact_uri.startswith((Path(store.tracking_uri[10:]).parent / "mlartifacts").as_uri())
 
 
+def test_operational_measurements_are_mlflow_metrics_the_ui_can_chart(store: Store, record: records.EvalRecord) -> None:
+    from dataclasses import replace
+
+    from gate.record_operational import GenerationStats, RunOperational, TaskOperational
+    from gate.store.keys import task_scores
+
+    gen = GenerationStats(
+        requests=2, latency_p50_s=0.5, latency_p95_s=0.9, latency_p99_s=1.0,
+        output_tokens_mean=12.0, output_tokens_p95=20.0, tokens_per_second=24.0,
+    )  # fmt: skip
+    run_op = RunOperational(
+        hardware="cpu: test (2 threads)", timing_method="batch", generation=gen, loglikelihood_requests=8,
+        peak_memory_bytes=3 * 2**30, peak_memory_kind="peak_rss", failed_requests=0, retried_requests=0,
+        price_per_hour=2.0, estimated_cost=0.25,
+    )  # fmt: skip
+    tasks = (record.tasks[0], replace(record.tasks[1], operational=TaskOperational(generation=gen)))
+    logged = store.log_record(replace(record, tasks=tasks, operational=run_op))
+    m = store.client.get_run(logged.mlflow_run_id).data.metrics
+    assert m["operational/peak_memory_mib"] == pytest.approx(3072)
+    assert m["operational/estimated_cost"] == pytest.approx(0.25)
+    assert m["operational/latency_p95_s"] == pytest.approx(0.9)
+    assert m["demo_policy/operational/output_tokens_mean"] == pytest.approx(12.0)
+    assert "arc_easy/operational/latency_p95_s" not in m  # a task that generated nothing has no latency
+    # They are measurements of the run, not task scores: `gate baseline history` and correlate skip them.
+    assert {s.key for s in task_scores(m)} == {"arc_easy/acc_norm", "demo_policy/acc"}
+
+
 def test_relogging_a_logged_record_writes_nothing(store: Store, record: records.EvalRecord) -> None:
     logged = store.log_record(record)
     before = _artifact_bytes(store, logged.mlflow_run_id)

@@ -134,7 +134,30 @@ def run_metrics(record: EvalRecord) -> dict[str, float]:
         out[mlflow_key(t.name, "n")] = float(t.n)
         for cat, score in t.category_scores.items():
             out[mlflow_key(t.name, "category", cat)] = score
+    return out | operational_metrics(record)
+
+
+def operational_metrics(record: EvalRecord) -> dict[str, float]:
+    """The record's operational measurements as MLflow metrics, so the UI can chart latency, output length,
+    memory and cost across runs: `operational/...` for the run, `<task>/operational/...` per task."""
+    out: dict[str, float] = {}
+    run = record.operational
+    if run is not None:
+        out["operational/peak_memory_mib"] = run.peak_memory_bytes / 2**20
+        if run.estimated_cost is not None:
+            out["operational/estimated_cost"] = run.estimated_cost
+        out |= _generation("operational", run.generation)
+    for t in record.tasks:
+        if t.operational is not None:
+            out |= _generation(mlflow_key(t.name, "operational"), t.operational.generation)
     return out
+
+
+def _generation(prefix: str, g) -> dict[str, float]:
+    if g is None:
+        return {}
+    fields = ("latency_p50_s", "latency_p95_s", "latency_p99_s", "output_tokens_mean", "output_tokens_p95")
+    return {f"{prefix}/{f}": float(getattr(g, f)) for f in (*fields, "tokens_per_second")}
 
 
 @dataclass(frozen=True)
@@ -152,7 +175,7 @@ def task_scores(metrics: dict[str, float]) -> list[TaskScore]:
     out = []
     for key, value in sorted(metrics.items()):
         task, _, rest = key.partition("/")
-        if task == "timing" or not rest or "/" in rest or rest == "n" or rest.endswith("_stderr"):
+        if task in ("timing", "operational") or not rest or "/" in rest or rest == "n" or rest.endswith("_stderr"):
             continue
         out.append(TaskScore(key, value, metrics.get(f"{key}_stderr"), metrics.get(mlflow_key(task, "n"))))
     return out
