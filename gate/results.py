@@ -18,91 +18,14 @@ from gate.config.thresholds import Policy
 from gate.errors import EXIT_GATE_FAILED, EXIT_PASS, ConfigError
 from gate.record import BaselineRef, EvalRecord
 
-PASS, FAIL, INCONCLUSIVE, NOT_EVALUATED = "pass", "fail", "inconclusive", "not evaluated"
-
+# The floor check's verdict lives in gate.verdict; importable from here as before.
+from gate.text import fmt_delta, fmt_score  # noqa: E402, F401
+from gate.verdict import FAIL, INCONCLUSIVE, NOT_EVALUATED, PASS, BlockingFailure, FloorCheck, Verdict  # noqa: E402, F401
 
 # The states a verdict ends in (`Verdict.state`, `Comparison.state`: the check run's conclusion), in the words
 # and icons every report uses: the terminal, the PR comment, the job summary, MLflow's tags.
 STATE_WORDS = {"success": "passed", "failure": "blocked", "neutral": "inconclusive"}
 STATE_ICONS = {"success": "✅", "failure": "❌", "neutral": "⚪"}
-
-
-@dataclass(frozen=True)
-class FloorCheck:
-    task: str
-    metric: str
-    higher_is_better: bool
-    floor: float
-    value: float | None
-    ci_low: float | None
-    ci_high: float | None
-    n: int
-    outcome: str  # pass | fail | inconclusive | not evaluated
-    reason: str
-    chance: float | None = None
-    near_chance: bool = False
-    ci_method: str = ""  # wilson, t, cluster-t; "..., clipped to [0, 1]" where the interval left the range
-
-    @property
-    def margin(self) -> float | None:
-        """How far the value clears the floor, in the metric's good direction (negative: below)."""
-        if self.value is None:
-            return None
-        return self.value - self.floor if self.higher_is_better else self.floor - self.value
-
-
-@dataclass(frozen=True)
-class BlockingFailure:
-    task: str
-    cases: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Verdict:
-    checks: tuple[FloorCheck, ...]
-    blocking: tuple[BlockingFailure, ...]
-    inconclusive_blocks: bool
-    alpha: float
-
-    @property
-    def passed(self) -> bool:
-        ok = {PASS} if self.inconclusive_blocks else {PASS, INCONCLUSIVE}
-        return all(c.outcome in ok for c in self.checks) and not self.blocking
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_PASS if self.passed else EXIT_GATE_FAILED
-
-    @property
-    def state(self) -> str:
-        """As a check concludes: failure when it blocks, neutral when a floor is inconclusive, else success."""
-        if not self.passed:
-            return "failure"
-        return "neutral" if self.inconclusive else "success"
-
-    @property
-    def inconclusive(self) -> tuple[FloorCheck, ...]:
-        return tuple(c for c in self.checks if c.outcome == INCONCLUSIVE)
-
-    @property
-    def reasons(self) -> list[str]:
-        """One line per check that stops the gate (or, not blocking, is inconclusive)."""
-        out = [f"{c.task}: {c.reason}" for c in self.checks if c.outcome in (FAIL, NOT_EVALUATED)]
-        out += [f"{c.task}: {c.reason}" for c in self.inconclusive]
-        out += [f"{b.task}: high-severity failures: {', '.join(b.cases)}" for b in self.blocking]
-        return out
-
-    @property
-    def headline(self) -> str:
-        cleared = sum(c.outcome == PASS for c in self.checks)
-        if self.passed and self.inconclusive:
-            return (
-                f"INCONCLUSIVE: {cleared} floor(s) cleared, {len(self.inconclusive)} inconclusive "
-                "(the interval straddles the floor; not blocking by policy)"
-            )
-        if self.passed:
-            return f"PASS: {len(self.checks)} floor(s) cleared"
-        return f"FAIL: {len(self.reasons)} check(s) failed"
 
 
 DECISIONS = ("regressed", "likely_regressed", "inconclusive", "not_comparable", "ok", "improved")
@@ -395,13 +318,6 @@ class Comparison:
         return f"{word} against {ref}: no gated task dropped more than allowed ({len(gated)} gated{tail})."
 
 
-def fmt_score(value: float | None, percent: bool) -> str:
-    """A score as people read it: a percentage for proportions (46.7%), else 4 significant digits."""
-    if value is None or math.isnan(value):
-        return "n/a"
-    return f"{value * 100:.1f}%" if percent else f"{value:.4g}"
-
-
 def _task_cause(t: TaskComparison) -> str:
     if t.context.blocking_failures and not t.blocking:
         return f"{t.name}: {len(t.context.blocking_failures)} high-severity case(s) failed"
@@ -411,22 +327,6 @@ def _task_cause(t: TaskComparison) -> str:
         delta = fmt_delta(t.delta, t.percent).replace("-", "−")
         return f"{t.name} {word}{delta}, allowed −{fmt_delta(t.allowance, t.percent, signed=False).split()[0]}"
     return f"{t.name} {t.decision.replace('_', ' ')}"
-
-
-def fmt_delta(value: float | None, percent: bool, signed: bool = True) -> str:
-    """Metric units as people read them: points (x100) for proportions."""
-    if value is None or math.isnan(value):
-        return "n/a"
-    if math.isinf(value):
-        return "undetectable"
-    v = value * 100 if percent else value
-    out = f"{v:+.1f}" if signed else f"{v:.1f}"
-    if percent:
-        out += " pts"
-    return out
-
-
-# ---------------------------------------------------------------- reading a comparison back from JSON
 
 
 def _plain(cls: type, data: Mapping[str, Any], **nested: Any) -> Any:

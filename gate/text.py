@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 
@@ -53,3 +54,26 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     text = SECRET_PATTERNS[0].sub(REDACTED, text)
     text = SECRET_PATTERNS[1].sub(REDACTED, text)
     return SECRET_PATTERNS[2].sub(lambda m: m.group(1) + REDACTED, text)
+
+
+def fmt_score(value: float | None, percent: bool) -> str:
+    """A score as people read it: a percentage for proportions (46.7%), else 4 significant digits."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value * 100:.1f}%" if percent else f"{value:.4g}"
+
+
+def fmt_delta(value: float | None, percent: bool, signed: bool = True) -> str:
+    """Metric units as people read them: points (x100) for proportions."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "undetectable"
+    v = value * 100 if percent else value
+    out = f"{v:+.1f}" if signed else f"{v:.1f}"
+    if percent:
+        out += " pts"
+    return out
+
+
+# ---------------------------------------------------------------- reading a comparison back from JSON
