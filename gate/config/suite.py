@@ -11,6 +11,8 @@ from gate.config.read import canonical_hash, read_yaml
 from gate.errors import ConfigError
 from gate.schemas import validate
 
+PROBE_SEED = 1234  # `contamination_probe: true`'s seed
+
 
 @dataclass(frozen=True)
 class TaskSpec:
@@ -24,6 +26,8 @@ class TaskSpec:
     max_gen_toks: int | None = None
     judge_rubric: str | None = None  # absolute path once loaded; set for LLM-judged domain tasks
     fewshot_split: str | None = None  # few-shot pool when the task's own is not in the data dir
+    # The contamination probe's seed: the task also runs as `<task>_permuted` (gate.lmeval.probe); None: off
+    probe_seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,10 @@ def _task_spec(t: dict[str, Any], suite_path: Path) -> TaskSpec:
         if t["kind"] != "domain":
             raise ConfigError(f"{suite_path}: tasks: {t['task']}: judge_rubric is for domain tasks (kind: domain)")
         t = {**t, "judge_rubric": str(rp)}
+    probe = t.get("contamination_probe", False)  # true, false or {seed: N}
+    t = {k: v for k, v in t.items() if k != "contamination_probe"}
+    if probe:
+        t["probe_seed"] = probe.get("seed", PROBE_SEED) if isinstance(probe, dict) else PROBE_SEED
     return TaskSpec(**t)
 
 
