@@ -119,6 +119,9 @@ class TaskResult:
     judge: JudgeInfo | None = None  # set when an LLM judge produced the scores
     notes: tuple[str, ...] = ()  # how this run departs from the task's reference settings, for every report
     operational: TaskOperational | None = None  # latency, output tokens, requests (gate.record_operational)
+    # Set on a contamination probe's companion (`<task>_permuted`, gate.lmeval.probe): the task it permutes.
+    # Informational: never gated, never a general task for forgetting or jagged profiles (gate.decide.contamination).
+    probe_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -264,6 +267,9 @@ def to_dict(record: EvalRecord) -> dict[str, Any]:
     for key in ("shard", "setup"):  # absent, the JSON (and digest) is what it was before these fields existed
         if data.get(key) is None:
             data.pop(key, None)
+    for task in data["tasks"]:
+        if task.get("probe_of") is None:
+            task.pop("probe_of", None)
     return data
 
 

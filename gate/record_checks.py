@@ -51,6 +51,9 @@ def problems(record: EvalRecord) -> Iterator[str]:
             yield f"tasks.{i} ({t.name}): the task appears twice; a record holds each task once"
         seen.add(t.name)
         yield from _task_problems(t, f"tasks.{i} ({t.name})")
+    for i, t in enumerate(record.tasks):
+        if t.probe_of is not None and t.probe_of not in seen:
+            yield f"tasks.{i} ({t.name}).probe_of: '{t.probe_of}' is not a task of this record; a probe needs it"
     s = record.sampling
     if s.source == "sample" and (s.n is None or s.seed is None):
         yield "sampling: source is 'sample' but n or seed is null; a seeded sample records both"

@@ -24,8 +24,9 @@ from gate.domain.cases import ScoredTask, judge_missing, post_process
 from gate.domain.judge import Judge
 from gate.errors import ConfigError, DataMissing, EvalFailed
 from gate.lmeval.evaluate import evaluate
+from gate.lmeval.probe import check_probeable, companion, companion_name
 from gate.lmeval.results import LeafResult, parse_leaf
-from gate.lmeval.tasks import cap_generation, check_task_names, draws_fewshot_from, load_task
+from gate.lmeval.tasks import LoadedTask, cap_generation, check_task_names, draws_fewshot_from, load_task
 from gate.lmeval.timing import metered, timing_method
 from gate.record import EvalRecord, Sampling, SuiteInfo, TaskResult, Timing, Versions
 from gate.run.merge import combined_hash, group_stderr, weighted_chance
@@ -69,10 +70,13 @@ def validate_suite(suite: Suite, data_dir: Path | None) -> None:
     check_task_names(suite, data_dir)
     for spec in suite.tasks:
         try:
-            load_task(spec, suite, data_dir)
+            task = load_task(spec, suite, data_dir)
         except DataMissing:
             if not spec.optional:
                 raise
+            continue
+        if spec.probe_seed is not None:
+            check_probeable(task, suite.path)  # a probe on a generative task is refused before the model loads
 
 
 def sample_note(spec: TaskSpec, sizes: dict[str, int], opts: RunOptions) -> str | None:
@@ -148,10 +152,13 @@ def _combine(
     )
 
 
-def measure_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions) -> ScoredTask:
-    """Evaluate one suite task, and keep the domain cases behind its scores (parts of a task merge by them)."""
+def measure_task(
+    loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions, task: LoadedTask | None = None
+) -> ScoredTask:
+    """Evaluate one suite task (or the given lm-eval task objects of it), and keep the domain cases behind its
+    scores (parts of a task merge by them)."""
     try:
-        task = load_task(spec, suite, opts.data_dir)
+        task = task or load_task(spec, suite, opts.data_dir)
     except DataMissing as e:
         if not spec.optional:
             raise
@@ -207,6 +214,28 @@ def run_task(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions
     return measure_task(loaded, suite, spec, opts).result
 
 
+def run_probe(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions, original: TaskResult) -> TaskResult:
+    """The contamination probe of a measured task: its very items again, options permuted (`<task>_permuted`)."""
+    assert spec.probe_seed is not None
+    task = companion(load_task(spec, suite, opts.data_dir), spec.probe_seed, suite.path)
+    ids: dict[str, list[int]] = {}
+    for it in original.items:  # the original's items, leaf by leaf, in its order: paired by doc id
+        ids.setdefault(companion_name(it.group or original.name), []).append(it.doc_id)
+    probe_spec = replace(spec, task=task.name, limit=None, probe_seed=None)
+    # The answer cache and request hooks see the companion as a task of its own (its prompts differ).
+    result = measure_task(loaded, suite, probe_spec, replace(opts, doc_ids={task.name: ids}), task).result
+    note = f"contamination probe of {original.name}: its items with the options permuted (seed {spec.probe_seed})"
+    return replace(result, probe_of=original.name, notes=(*result.notes, note))
+
+
+def run_spec(loaded: LoadedModel, suite: Suite, spec: TaskSpec, opts: RunOptions) -> list[TaskResult]:
+    """One suite task's results: the task, then its contamination probe when the suite asks for one."""
+    result = run_task(loaded, suite, spec, opts)
+    if spec.probe_seed is None or result.status != "ok":
+        return [result]
+    return [result, run_probe(loaded, suite, spec, opts, result)]
+
+
 def _fewshot_note(spec: TaskSpec) -> str:
     return (
         f"few-shot examples drawn first-n from the '{spec.fewshot_split}' split (the task's own pool is not in the "
@@ -234,7 +263,7 @@ def _skipped(spec: TaskSpec, reason: str) -> TaskResult:
 def run_suite(loaded: LoadedModel, suite: Suite, opts: RunOptions) -> EvalRecord:
     """Evaluate every task of the suite with one loaded model; returns the record (not yet written)."""
     start = time.perf_counter()
-    tasks = [run_task(loaded, suite, spec, opts) for spec in suite.tasks]
+    tasks = [r for spec in suite.tasks for r in run_spec(loaded, suite, spec, opts)]
     return build_record(loaded, suite, tasks, time.perf_counter() - start, opts)
 
 
