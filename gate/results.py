@@ -15,6 +15,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from gate.config.thresholds import Policy
+from gate.contamination import ContaminationCheck, ProbeGap
 from gate.errors import EXIT_GATE_FAILED, EXIT_PASS, ConfigError
 from gate.record import BaselineRef, EvalRecord
 
@@ -233,6 +234,7 @@ class Comparison:
     candidate_setup: RunSummary | None = None  # absent in comparisons written before it was added
     baseline_setup: RunSummary | None = None
     operational: tuple[OperationalCheck, ...] = ()  # latency, output length, memory, cost rules (if any)
+    contamination: tuple[ContaminationCheck, ...] = ()  # probed tasks' drop under permuted options (a warning)
 
     @property
     def blocking(self) -> bool:
@@ -280,6 +282,7 @@ class Comparison:
         if self.blocking:
             causes = [_task_cause(t) for t in self.tasks if t.blocking or t.context.blocking_failures]
             causes += [f"{j.name} jagged" for j in self.jagged if j.blocking]
+            causes += [f"{p.task} option order" for p in self.contamination if p.blocking]
             causes += [f"{o.scope} {o.metric} {o.decision.replace('_', ' ')}" for o in self.operational if o.blocking]
             if self.forgetting and self.policy.block_on_forgetting:
                 causes.insert(1, "catastrophic forgetting")  # named in the heading, whatever else blocks
@@ -380,4 +383,15 @@ def _comparison(data: Mapping[str, Any]) -> Comparison:
         forgetting=forgetting,
         jagged=tuple(_plain(JaggedTask, j) for j in data.get("jagged", ())),
         operational=tuple(_plain(OperationalCheck, o) for o in data.get("operational", ())),
+        contamination=tuple(_contamination(p) for p in data.get("contamination", ())),
+    )
+
+
+def _contamination(data: Mapping[str, Any]) -> ContaminationCheck:
+    base = data.get("baseline")
+    return _plain(
+        ContaminationCheck,
+        data,
+        candidate=_plain(ProbeGap, data["candidate"]),
+        baseline=_plain(ProbeGap, base) if base is not None else None,
     )

@@ -52,6 +52,14 @@ class JaggedRule:
 
 
 @dataclass(frozen=True)
+class ContaminationRule:
+    """When a contamination probe's drop under permuted options is flagged (`gate.decide.contamination`)."""
+
+    max_gap: float = 0.05  # allowed drop (metric units; 0.05 = 5 points) beyond which the interval must lie
+    blocks: bool = False  # a warning unless the file says so
+
+
+@dataclass(frozen=True)
 class Thresholds:
     tasks: dict[str, TaskThreshold]
     alpha: float = 0.05
@@ -60,6 +68,7 @@ class Thresholds:
     path: Path | None = None
     jagged: JaggedRule = field(default_factory=JaggedRule)
     operational: OperationalRules = field(default_factory=OperationalRules)  # gate.config.operational
+    contamination: ContaminationRule = field(default_factory=ContaminationRule)
 
     def only(self, task_names: list[str]) -> Thresholds:
         """The rules for these tasks alone, e.g. the fast stage's floors out of a file that covers both stages."""
@@ -106,6 +115,7 @@ def load_thresholds(path: str | Path) -> Thresholds:
         path=p,
         jagged=JaggedRule(**data.get("jagged", {})),
         operational=load_operational(data.get("operational"), p),
+        contamination=ContaminationRule(**data.get("contamination", {})),
     )
 
 

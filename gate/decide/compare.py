@@ -26,6 +26,7 @@ from dataclasses import fields, replace
 
 from gate.config import Policy, TaskThreshold, Thresholds
 from gate.decide import stats
+from gate.decide.contamination import contamination_checks
 from gate.decide.early_diff import early_decision
 from gate.decide.jagged import jagged_tasks
 from gate.decide.operational import operational_checks
@@ -50,10 +51,11 @@ def default_thresholds(baseline: EvalRecord, candidate: EvalRecord) -> Threshold
     tasks = {
         t.name: TaskThreshold(metric=t.metric, higher_is_better=t.higher_is_better, max_drop=0.0)
         for t in baseline.tasks
-        if t.status == "ok"
+        if t.status == "ok" and t.probe_of is None
     }
     for t in (*baseline.tasks, *candidate.tasks):
-        tasks.setdefault(t.name, TaskThreshold(t.metric, t.higher_is_better, informational=True))
+        if t.probe_of is None:
+            tasks.setdefault(t.name, TaskThreshold(t.metric, t.higher_is_better, informational=True))
     return Thresholds(tasks=tasks)
 
 
@@ -292,8 +294,9 @@ def compare(
         thresholds = default_thresholds(baseline, candidate)
         source = "default: every baseline task gated, no significant drop allowed"
     policy, alpha = thresholds.policy, thresholds.alpha
-    ctasks = {t.name: t for t in candidate.tasks}
-    btasks = {t.name: t for t in baseline.tasks}
+    # A probe's companion (`<task>_permuted`) is no task of its own: it is read by the contamination check only.
+    ctasks = {t.name: t for t in candidate.tasks if t.probe_of is None}
+    btasks = {t.name: t for t in baseline.tasks if t.probe_of is None}
     # Every task of either record is compared, in the thresholds file's order first. Rules for tasks in
     # neither record (a file shared by the fast and full stages) are listed, not compared.
     names = [n for n in thresholds.tasks if n in ctasks or n in btasks]
@@ -354,6 +357,8 @@ def compare(
     reasons += [f"jagged profile: {j.message}" for j in jagged if j.blocking]
     operational = operational_checks(candidate, baseline, thresholds)  # latency, length, memory, cost
     reasons += [o.reason for o in operational if o.blocking]
+    contamination = contamination_checks(candidate, baseline, thresholds.contamination, alpha)
+    reasons += [f"contamination probe: {p.message}" for p in contamination if p.blocking]
     return Comparison(
         baseline=baseline_ref,
         baseline_model=baseline.model.id,
@@ -375,6 +380,7 @@ def compare(
         candidate_setup=RunSummary.of(candidate),
         baseline_setup=RunSummary.of(baseline),
         operational=operational,
+        contamination=contamination,
     )
 
 
