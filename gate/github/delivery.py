@@ -71,11 +71,12 @@ def read_comparison(path: Path) -> Comparison:
 
 def check_verdict(c: Comparison) -> CheckVerdict:
     """The check of a comparison: its state (`Comparison.state`), headline, and one annotation per blocking
-    or regressed task, for forgetting and for a jagged task that blocks."""
+    or regressed task, for forgetting and for a jagged task or contamination probe that blocks."""
     notes = [Annotation(f"model-gate: {t.name}", t.reason) for t in c.tasks if t.blocking or t.decision == "regressed"]
     if c.forgetting:
         notes.append(Annotation("model-gate: catastrophic forgetting", c.forgetting.message))
     notes += [Annotation("model-gate: jagged profile", j.message) for j in c.jagged if j.blocking]
+    notes += [Annotation("model-gate: option order", p.message) for p in c.contamination if p.blocking]
     return CheckVerdict(
         state=c.state,
         description=c.headline,

@@ -12,6 +12,7 @@ import math
 from dataclasses import asdict
 from typing import Any
 
+from gate.report.contamination import contamination_lines, without_empty_contamination
 from gate.report.jagged import jagged_lines
 from gate.report.markdown import Trends, environment_note, render_markdown
 from gate.report.operational import operational_text, without_empty_operational
@@ -94,6 +95,7 @@ def _text(c: Comparison) -> str:
     if c.forgetting:
         out.append(f"!! {c.forgetting.message}")
     out += jagged_lines(c, "text")
+    out += contamination_lines(c, "text")
     out.append("")
     head = ("task", "kind", "metric", "baseline", "candidate", "delta", _ci_name(c), "MDE@80%", "allowed", "decision")
     rows = [head]
@@ -177,7 +179,7 @@ def _finite(x: Any) -> Any:
 
 def comparison_dict(c: Comparison) -> dict[str, Any]:
     """The comparison as plain JSON data, with the verdict properties spelled out."""
-    data = without_empty_operational(_finite(asdict(c)))
+    data = without_empty_contamination(without_empty_operational(_finite(asdict(c))))
     data = {
         "passed": c.passed,
         "exit_code": c.exit_code,

@@ -16,6 +16,7 @@ import html
 import math
 from collections.abc import Mapping, Sequence
 
+from gate.report.contamination import contamination_lines
 from gate.report.jagged import jagged_lines
 from gate.report.operational import operational_markdown
 from gate.report.sparkline import sparkline
@@ -168,7 +169,8 @@ def render_markdown(c: Comparison, trends: Trends | None = None) -> str:
     out = [heading(c), "", context_line(c), ""]
     out += table_head(all_percent(c), trends is not None)
     out += [row for _, row in rows(c, trends)]
-    out += ["", *underpowered_note(ordered(c)), *jagged_lines(c, "markdown", cell), *operational_markdown(c)]
+    out += ["", *underpowered_note(ordered(c)), *jagged_lines(c, "markdown", cell)]
+    out += [*contamination_lines(c, "markdown", cell), *operational_markdown(c)]
     out += details(c, trends is not None)
     return "\n".join(out).rstrip("\n") + "\n"
 
