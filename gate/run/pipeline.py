@@ -252,6 +252,12 @@ def preflight(req: RunRequest, spec: ModelSpec) -> None:
 
 def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path, req: RunRequest) -> RunResult:
     before = _answers_so_far(loaded)
+    probed = [t.task for t in suite.tasks if t.probe_seed is not None]
+    if probed and (req.shard is not None or req.early_diff or req.early_verdict) and opts.progress:
+        opts.progress(
+            f"warning: contamination probe of {', '.join(probed)} not run: "
+            "--shard, --early-verdict and --early-diff do not run it; run without them to probe"
+        )
     if req.shard is not None:
         from gate.run.shards import run_shard
 
@@ -266,6 +272,7 @@ def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path
         record = run_early_verdict(loaded, suite, req.thresholds.only([t.task for t in suite.tasks]), opts)
     else:
         record = run_suite(loaded, suite, opts)
+        _report_probes(record, req, opts)
     if before is not None:
         after = _answers_so_far(loaded)
         timing = replace(
@@ -289,6 +296,18 @@ def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path
         record = Store().log_record(record, pointer=req.pointer)
         records.save(record, output, overwrite=True)  # the same record, now with its MLflow run id
     return RunResult(record=record, path=output)
+
+
+def _report_probes(record: EvalRecord, req: RunRequest, opts: RunOptions) -> None:
+    """Each probed task's drop under permuted options on stderr; a warning when flagged (`gate diff` decides)."""
+    from gate.config.thresholds import ContaminationRule
+    from gate.decide.contamination import record_probes
+
+    if opts.progress is None:
+        return
+    rule = req.thresholds.contamination if req.thresholds is not None else ContaminationRule()
+    for gap in record_probes(record, rule):
+        opts.progress(f"{'warning: ' if gap.flagged else ''}contamination probe: {gap.message}")
 
 
 def _early_diff_baseline(req: RunRequest) -> EvalRecord:
