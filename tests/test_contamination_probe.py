@@ -178,9 +178,20 @@ def test_a_model_that_always_answers_one_position_is_flagged_and_the_diff_says_i
     assert "option order" in render_comparison(cmp, "text")
     assert "Option order (contamination probe)" in render_comparison(cmp, "markdown")
     assert Comparison.from_dict(json.loads(json.dumps(comparison_dict(cmp)))) == cmp
-    # the record keeps the companion through a write and read
+    # through the CLI, from record files: a warning (exit 0) in the report and its JSON
+    from click.testing import CliRunner
+
+    import gate.cli.diff  # noqa: F401  (registers the command on the root group)
+    from gate.cli import cli
+
     path = record.save(tuned, tmp_path / "tuned.json")
-    assert record.load(path).task(f"{SUBJECT}_permuted").probe_of == SUBJECT
+    assert record.load(path).task(f"{SUBJECT}_permuted").probe_of == SUBJECT  # kept through a write and read
+    base_path = record.save(base, tmp_path / "base.json")
+    args = ["diff", str(path), "--baseline-record", str(base_path), "--thresholds", str(_thresholds(tmp_path))]
+    r = CliRunner().invoke(cli, [*args, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    (probe,) = json.loads(r.stdout)["contamination"]
+    assert probe["flagged"] and probe["task"] == SUBJECT
 
     blocking = compare(tuned, base, replace(thresholds, contamination=replace(rule, blocks=True)), cmp.baseline)
     assert blocking.exit_code == 1 and any("contamination probe" in r for r in blocking.blocking_reasons)
