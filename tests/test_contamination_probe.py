@@ -29,12 +29,12 @@ def _suite(tmp_path: Path, task: str, probe: object = True, fewshot: int = 0) ->
     return p
 
 
-def _loaded(task: str, data_dir: Path, seed: int = 1234):
+def _loaded(task: str, data_dir: Path, folder: Path, seed: int = 1234):
     from gate.config import TaskSpec
     from gate.lmeval.probe import companion
     from gate.lmeval.tasks import load_task
 
-    suite = load_suite(_suite(Path.cwd(), task))
+    suite = load_suite(_suite(folder, task))
     original = load_task(TaskSpec(task=task, num_fewshot=0, metric="acc", kind="general"), suite, data_dir)
     return original, companion(original, seed, suite.path)
 
@@ -48,10 +48,10 @@ def _gold_text(task, doc) -> str:
 
 
 @pytest.mark.parametrize("task", ["arc_easy", SUBJECT])
-def test_the_permuted_companion_keeps_every_items_answer_text_and_moves_its_position(task, data_dir):
+def test_the_permuted_companion_keeps_every_items_answer_text_and_moves_its_position(task, data_dir, tmp_path):
     from gate.lmeval.probe import permute_doc
 
-    original, permuted = _loaded(task, data_dir)
+    original, permuted = _loaded(task, data_dir, tmp_path)
     (leaf,) = original.leaves.values()
     (name, comp) = next(iter(permuted.leaves.items()))
     assert name == f"{task}_permuted" and permuted.name == f"{task}_permuted"
@@ -128,8 +128,9 @@ def runs(smol_lm, smol_dir, data_dir, tmp_path_factory):
     from gate.run.models import LoadedModel
     from gate.run.runner import RunOptions, run_suite
 
-    suite = load_suite(_suite(tmp_path_factory.mktemp("suite"), SUBJECT))
-    original, _ = _loaded(SUBJECT, data_dir)
+    folder = tmp_path_factory.mktemp("suite")
+    suite = load_suite(_suite(folder, SUBJECT))
+    original, _ = _loaded(SUBJECT, data_dir, folder)
     (leaf,) = original.leaves.values()
     docs = list(leaf.eval_docs)
     ids = [i for i, d in enumerate(docs) if d["answer"] == FIXED][:N_ITEMS]
