@@ -54,9 +54,7 @@ def diff(
 
     Example: gate diff out/candidate.json --baseline main --thresholds thresholds/default.yaml --format markdown
     """
-    one_baseline(baseline_name, baseline_record)
-    if trend is not None and baseline_name is None:
-        raise click.UsageError("--trend reads the history of a --baseline NAME in MLflow; give --baseline")
+    one_baseline(baseline_name, baseline_record, trend)
     from gate.decide.compare import compare  # numpy/scipy: only when a diff runs
 
     if output is not None:
@@ -65,15 +63,7 @@ def diff(
         record_file, thresholds_file, baseline_name, baseline_record, require_digest, tracking_uri
     )
     result = compare(candidate, base, thresholds, ref)
-    trends = None
-    if trend is not None:
-        from gate.store.tracking import Store
-        from gate.store.trend import baseline_trend
-
-        trends = baseline_trend(
-            Store(tracking_uri), baseline_name, [(t.name, t.metric) for t in candidate.tasks], trend
-        )  # type: ignore[arg-type]
-    text = render_comparison(result, fmt, trends)
+    text = render_comparison(result, fmt, read_trends(trend, baseline_name, candidate, tracking_uri))
     if output is not None:
         write_output(output, text, overwrite=overwrite)
     else:
@@ -87,9 +77,21 @@ def diff(
     ctx.exit(result.exit_code)
 
 
-def one_baseline(baseline_name: str | None, baseline_record: Path | None) -> None:
+def one_baseline(baseline_name: str | None, baseline_record: Path | None, trend: int | None = None) -> None:
     if (baseline_name is None) == (baseline_record is None):
         raise click.UsageError("give exactly one of --baseline NAME or --baseline-record FILE")
+    if trend is not None and baseline_name is None:
+        raise click.UsageError("--trend reads the history of a --baseline NAME in MLflow; give --baseline")
+
+
+def read_trends(trend: int | None, baseline_name: str | None, candidate: records.EvalRecord, tracking_uri: str | None):
+    """Each of the candidate's tasks over the last `trend` freezes of the named baseline (None without --trend)."""
+    if trend is None or baseline_name is None:
+        return None
+    from gate.store.tracking import Store
+    from gate.store.trend import baseline_trend
+
+    return baseline_trend(Store(tracking_uri), baseline_name, [(t.name, t.metric) for t in candidate.tasks], trend)
 
 
 def load_pair(
