@@ -206,6 +206,7 @@ def answer_pairs(
     btasks = {t.name: t for t in baseline.tasks}
     generative = [n for n, t in ctasks.items() if t.output_type == "generate_until" and t.status == "ok"]
     generative = [n for n in generative if n in btasks and btasks[n].status == "ok"]
+    generative = [n for n in generative if btasks[n].output_type == "generate_until"]
     for name in tasks:
         for src, ts in ((cand_src, ctasks), (base_src, btasks)):
             if name not in ts:
