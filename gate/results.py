@@ -16,6 +16,7 @@ from typing import Any
 
 from gate.config.thresholds import Policy
 from gate.errors import EXIT_GATE_FAILED, EXIT_PASS, ConfigError
+from gate.pairwise import PairwiseCheck
 from gate.record import BaselineRef, EvalRecord
 
 # The floor check's verdict lives in gate.verdict; importable from here as before.
@@ -28,6 +29,7 @@ STATE_WORDS = {"success": "passed", "failure": "blocked", "neutral": "inconclusi
 STATE_ICONS = {"success": "✅", "failure": "❌", "neutral": "⚪"}
 
 
+_UNDECIDED = ("inconclusive", "not_comparable")  # an operational or pairwise check that decided nothing
 DECISIONS = ("regressed", "likely_regressed", "inconclusive", "not_comparable", "ok", "improved")
 
 
@@ -233,10 +235,14 @@ class Comparison:
     candidate_setup: RunSummary | None = None  # absent in comparisons written before it was added
     baseline_setup: RunSummary | None = None
     operational: tuple[OperationalCheck, ...] = ()  # latency, output length, memory, cost rules (if any)
+    pairwise: PairwiseCheck | None = None  # the pairwise judge's win rate (`gate diff --pairwise`), if any
 
     @property
     def blocking(self) -> bool:
         return bool(self.blocking_reasons)
+
+    def _pairwise(self) -> tuple[PairwiseCheck, ...]:
+        return (self.pairwise,) if self.pairwise is not None else ()
 
     @property
     def passed(self) -> bool:
@@ -254,7 +260,7 @@ class Comparison:
             return "failure"
         if any(t.gated and t.decision in ("likely_regressed", "inconclusive", "not_comparable") for t in self.tasks):
             return "neutral"
-        if any(o.decision in ("inconclusive", "not_comparable") for o in self.operational):
+        if any(o.decision in _UNDECIDED for o in (*self.operational, *self._pairwise())):
             return "neutral"
         return "success"
 
@@ -281,6 +287,7 @@ class Comparison:
             causes = [_task_cause(t) for t in self.tasks if t.blocking or t.context.blocking_failures]
             causes += [f"{j.name} jagged" for j in self.jagged if j.blocking]
             causes += [f"{o.scope} {o.metric} {o.decision.replace('_', ' ')}" for o in self.operational if o.blocking]
+            causes += [f"pairwise win rate {p.decision.replace('_', ' ')}" for p in self._pairwise() if p.blocking]
             if self.forgetting and self.policy.block_on_forgetting:
                 causes.insert(1, "catastrophic forgetting")  # named in the heading, whatever else blocks
             causes = causes or ["; ".join(self.blocking_reasons)]
@@ -292,6 +299,9 @@ class Comparison:
             for t in gated
             if t.decision in ("likely_regressed", "inconclusive", "not_comparable")
         ] + [f"{o.scope} {o.metric} {o.decision.replace('_', ' ')}" for o in self.operational if o.decision != "ok"]
+        undecided += [
+            f"pairwise win rate {p.decision.replace('_', ' ')}" for p in self._pairwise() if p.decision in _UNDECIDED
+        ]
         if undecided:
             names = ", ".join(undecided[:3])
             return names + (f" (+{len(undecided) - 3} more)" if len(undecided) > 3 else "") + ", not blocking"
@@ -380,4 +390,5 @@ def _comparison(data: Mapping[str, Any]) -> Comparison:
         forgetting=forgetting,
         jagged=tuple(_plain(JaggedTask, j) for j in data.get("jagged", ())),
         operational=tuple(_plain(OperationalCheck, o) for o in data.get("operational", ())),
+        pairwise=_plain(PairwiseCheck, data["pairwise"]) if data.get("pairwise") else None,
     )

@@ -36,8 +36,10 @@ from gate.decide.pairing import (
     setup_differences,
     task_differences,
 )
+from gate.decide.pairwise import check_records, pairwise_check
 from gate.decide.task_details import failure_reason, task_context
 from gate.errors import ConfigError
+from gate.pairwise import PairwiseResult
 from gate.record import BaselineRef, EvalRecord, TaskResult
 from gate.results import Comparison, Forgetting, RunSummary, TaskComparison, TaskMove, fmt_delta
 
@@ -285,8 +287,14 @@ def compare(
     baseline: EvalRecord,
     thresholds: Thresholds | None,
     baseline_ref: BaselineRef,
+    pairwise: PairwiseResult | None = None,
+    pairwise_source: str = "pairwise result",
 ) -> Comparison:
-    """Pair the two records' items task by task and decide, once, whether the candidate blocks."""
+    """Pair the two records' items task by task and decide, once, whether the candidate blocks.
+
+    `pairwise` (`gate judge pairwise`'s result for these two records) adds the win-rate row."""
+    if pairwise is not None:
+        check_records(pairwise, candidate, baseline, pairwise_source)
     source = str(thresholds.path) if thresholds and thresholds.path else "thresholds (in memory)"
     if thresholds is None:
         thresholds = default_thresholds(baseline, candidate)
@@ -354,6 +362,9 @@ def compare(
     reasons += [f"jagged profile: {j.message}" for j in jagged if j.blocking]
     operational = operational_checks(candidate, baseline, thresholds)  # latency, length, memory, cost
     reasons += [o.reason for o in operational if o.blocking]
+    judged = pairwise_check(pairwise, thresholds.pairwise, policy, alpha)
+    if judged is not None and judged.blocking:
+        reasons.append(f"pairwise {judged.decision.replace('_', ' ')}: {judged.reason}")
     return Comparison(
         baseline=baseline_ref,
         baseline_model=baseline.model.id,
@@ -375,6 +386,7 @@ def compare(
         candidate_setup=RunSummary.of(candidate),
         baseline_setup=RunSummary.of(baseline),
         operational=operational,
+        pairwise=judged,
     )
 
 
