@@ -126,3 +126,22 @@ def test_one_process_is_not_spread(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "two")
     with pytest.raises(Exception, match="WORLD_SIZE='two'"):
         current()
+
+
+def test_ci_stage_under_a_launcher_is_refused(tmp_path, monkeypatch, repo):
+    from gate.ci.stage import StageRequest, run_stage
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    req = StageRequest(
+        stage="fast",
+        pointer=tmp_path / "absent.yaml",
+        suite=repo / "suites/fast.yaml",
+        thresholds=repo / "thresholds/default.yaml",
+        out_dir=tmp_path / "out",
+    )
+    res = run_stage(req)
+    assert res.exit_code == 2, res
+    assert res.outcome == "broke" and "accelerate launch (2 processes)" in res.headline, res
+    assert not (tmp_path / "out").exists()
