@@ -8,7 +8,9 @@ one that learned the benchmark's option order does not, and its score falls. Imp
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -43,3 +45,11 @@ class ContaminationCheck:
     flagged: bool  # the gap grew beyond max_gap (interval wholly), or without a baseline probe: the gap itself
     blocking: bool
     message: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ContaminationCheck:
+        """The check back from its asdict() form (`Comparison.from_dict`); TypeError or KeyError when it is not one."""
+        base = data.get("baseline")
+        return cls(
+            **{**data, "candidate": ProbeGap(**data["candidate"]), "baseline": ProbeGap(**base) if base else None}
+        )

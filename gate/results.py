@@ -15,8 +15,9 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from gate.config.thresholds import Policy
-from gate.contamination import ContaminationCheck, ProbeGap
+from gate.contamination import ContaminationCheck
 from gate.errors import EXIT_GATE_FAILED, EXIT_PASS, ConfigError
+from gate.pairwise import PairwiseCheck
 from gate.record import BaselineRef, EvalRecord
 
 # The floor check's verdict lives in gate.verdict; importable from here as before.
@@ -29,6 +30,7 @@ STATE_WORDS = {"success": "passed", "failure": "blocked", "neutral": "inconclusi
 STATE_ICONS = {"success": "✅", "failure": "❌", "neutral": "⚪"}
 
 
+_UNDECIDED = ("inconclusive", "not_comparable")  # an operational or pairwise check that decided nothing
 DECISIONS = ("regressed", "likely_regressed", "inconclusive", "not_comparable", "ok", "improved")
 
 
@@ -235,10 +237,14 @@ class Comparison:
     baseline_setup: RunSummary | None = None
     operational: tuple[OperationalCheck, ...] = ()  # latency, output length, memory, cost rules (if any)
     contamination: tuple[ContaminationCheck, ...] = ()  # probed tasks' drop under permuted options (a warning)
+    pairwise: PairwiseCheck | None = None  # the pairwise judge's win rate (`gate diff --pairwise`), if any
 
     @property
     def blocking(self) -> bool:
         return bool(self.blocking_reasons)
+
+    def _pairwise(self) -> tuple[PairwiseCheck, ...]:
+        return (self.pairwise,) if self.pairwise is not None else ()
 
     @property
     def passed(self) -> bool:
@@ -256,7 +262,7 @@ class Comparison:
             return "failure"
         if any(t.gated and t.decision in ("likely_regressed", "inconclusive", "not_comparable") for t in self.tasks):
             return "neutral"
-        if any(o.decision in ("inconclusive", "not_comparable") for o in self.operational):
+        if any(o.decision in _UNDECIDED for o in (*self.operational, *self._pairwise())):
             return "neutral"
         return "success"
 
@@ -284,6 +290,7 @@ class Comparison:
             causes += [f"{j.name} jagged" for j in self.jagged if j.blocking]
             causes += [f"{p.task} option order" for p in self.contamination if p.blocking]
             causes += [f"{o.scope} {o.metric} {o.decision.replace('_', ' ')}" for o in self.operational if o.blocking]
+            causes += [f"pairwise win rate {p.decision.replace('_', ' ')}" for p in self._pairwise() if p.blocking]
             if self.forgetting and self.policy.block_on_forgetting:
                 causes.insert(1, "catastrophic forgetting")  # named in the heading, whatever else blocks
             causes = causes or ["; ".join(self.blocking_reasons)]
@@ -295,6 +302,9 @@ class Comparison:
             for t in gated
             if t.decision in ("likely_regressed", "inconclusive", "not_comparable")
         ] + [f"{o.scope} {o.metric} {o.decision.replace('_', ' ')}" for o in self.operational if o.decision != "ok"]
+        undecided += [
+            f"pairwise win rate {p.decision.replace('_', ' ')}" for p in self._pairwise() if p.decision in _UNDECIDED
+        ]
         if undecided:
             names = ", ".join(undecided[:3])
             return names + (f" (+{len(undecided) - 3} more)" if len(undecided) > 3 else "") + ", not blocking"
@@ -383,15 +393,6 @@ def _comparison(data: Mapping[str, Any]) -> Comparison:
         forgetting=forgetting,
         jagged=tuple(_plain(JaggedTask, j) for j in data.get("jagged", ())),
         operational=tuple(_plain(OperationalCheck, o) for o in data.get("operational", ())),
-        contamination=tuple(_contamination(p) for p in data.get("contamination", ())),
-    )
-
-
-def _contamination(data: Mapping[str, Any]) -> ContaminationCheck:
-    base = data.get("baseline")
-    return _plain(
-        ContaminationCheck,
-        data,
-        candidate=_plain(ProbeGap, data["candidate"]),
-        baseline=_plain(ProbeGap, base) if base is not None else None,
+        contamination=tuple(ContaminationCheck.from_dict(p) for p in data.get("contamination", ())),
+        pairwise=_plain(PairwiseCheck, data["pairwise"]) if data.get("pairwise") else None,
     )

@@ -18,6 +18,10 @@ The answer cache (re-run of the same checkpoint against a cold run; killed halfw
 uninterrupted), real `gate run` processes, with its own options (scripts/bench_answers.py):
     python scripts/bench.py --answers --items 100
 
+The diff's early verdict on the real model (items used and wall against the full diff, per candidate:
+same weights, lightly noised, heavily noised), real `gate run` processes (scripts/bench_early_diff.py):
+    python scripts/bench.py --early-diff --items 600
+
 Exit code: 0 when every answer agrees, 1 when one differs, 2 on bad usage.
 """
 
@@ -352,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench_answers import main as answers
 
         return answers([a for a in argv if a != "--answers"])
+    if "--early-diff" in argv:
+        from bench_early_diff import main as early_diff
+
+        return early_diff([a for a in argv if a != "--early-diff"])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="smollm2-135m", help="local dir or hub id (default: the bundled SmolLM2-135M)")
     ap.add_argument("--suite", default=str(REPO / "suites" / "fast.yaml"))

@@ -15,6 +15,7 @@ import pytest
 
 from gate.config import ModelSpec, load_suite
 from gate.record import EvalRecord
+from tests.variants import variant
 
 SUITE = Path(__file__).parent / "data" / "suites" / "answer_cache.yaml"
 SAMPLE = 3
@@ -61,24 +62,7 @@ def filled(tmp_path_factory, smol_dir, data_dir):
 @pytest.fixture(scope="module")
 def perturbed(tmp_path_factory, smol_dir) -> Path:
     """Another checkpoint of the same model: every weight moved by seeded noise of 2% of its tensor's spread."""
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    out = tmp_path_factory.mktemp("perturbed")
-    for f in smol_dir.iterdir():
-        if f.is_file() and f.suffix != ".safetensors":
-            shutil.copy(f, out / f.name)
-    gen = torch.Generator().manual_seed(16)
-    for f in smol_dir.glob("*.safetensors"):
-        tensors = load_file(f)
-        noisy = {
-            k: (v + 0.02 * v.float().std() * torch.randn(v.shape, generator=gen)).to(v.dtype).contiguous()
-            if v.is_floating_point() and v.numel() > 1
-            else v.contiguous()
-            for k, v in tensors.items()
-        }
-        save_file(noisy, out / f.name, metadata={"format": "pt"})
-    return out
+    return variant(smol_dir, tmp_path_factory.mktemp("perturbed") / "m", noise=0.02, seed=16)
 
 
 @pytest.mark.slow

@@ -427,6 +427,12 @@ def thresholds_case(id: str, body: str, *needles: str) -> None:
 
 
 RULE = "tasks:\n  arc_easy: {{metric: acc, higher_is_better: true, {}}}\n"
+thresholds_case("pairwise-without-judge", RULE.format("max_drop: 0.1") + "pairwise: {min_win_rate: 0.4}\n", "pairwise")
+thresholds_case(
+    "pairwise-floor-above-1",
+    RULE.format("max_drop: 0.1") + "pairwise: {min_win_rate: 1.5, judge: {model: j, prompt_version: 1}}\n",
+    "pairwise.min_win_rate",
+)
 thresholds_case("max-drop-nan", RULE.format("max_drop: .nan"), "tasks.arc_easy.max_drop", "not a finite number")
 thresholds_case("max-drop-inf", RULE.format("max_drop: .inf"), "tasks.arc_easy.max_drop", "not a finite number")
 thresholds_case("floor-nan", RULE.format("floor: .nan"), "tasks.arc_easy.floor", "not a finite number")
@@ -1085,6 +1091,54 @@ def _(w: Work) -> list[str]:
 def _(w: Work) -> list[str]:
     rubric = w.text("rubric.yaml", RUBRIC.read_text() + "version: 9\n")
     return ["judge", "calibrate", "--labels", str(LABELS), "--rubric", rubric, "--replies", w.text("rep.jsonl", "")]
+
+
+PAIRWISE_JUDGE = {"model": "hf:judge", "prompt_version": 1, "prompt_hash": "sha256:x", "rubric_id": "pairwise_default",
+                  "rubric_version": 1, "n_judged": 2, "n_invalid": 0}  # fmt: skip
+
+
+def _pairwise_result(**over: Any) -> str:
+    item = {"task": "qa", "doc_id": 0, "group": None, "candidate_first": "tie", "baseline_first": "tie",
+            "outcome": "tie", "reason": "r"}  # fmt: skip
+    data = {"candidate_digest": "sha256:" + "0" * 64, "baseline_digest": "sha256:" + "1" * 64,
+            "candidate_model": "c", "baseline_model": "b", "judge": PAIRWISE_JUDGE, "tasks": ["qa"], "items": [item],
+            "alpha": 0.05, "win_rate": 0.5, "ci_low": 0.1, "ci_high": 0.9, "method": "wilson"}  # fmt: skip
+    return json.dumps({**data, **over})
+
+
+@case("judge-pairwise-no-generation-task", 2, "r.json", "tasks: no generation task")
+def _(w: Work) -> list[str]:
+    r = w.copy(RECORD, "r.json")
+    out = str(w.dir / "p.json")
+    return ["judge", "pairwise", "--candidate", r, "--baseline", r, "--judge-model", "hf:/no/judge", "-o", out]
+
+
+@case("judge-pairwise-labels-bad-winner", 2, "labels.jsonl:1", "human_winner", "'A'")
+def _(w: Work) -> list[str]:
+    line = '{"id": "a", "input": "q", "answer_1": "x", "answer_2": "y", "human_winner": "A"}\n'
+    return ["judge", "calibrate", "--pairwise", "--labels", w.text("labels.jsonl", line), "--replies", w.text("r", "")]
+
+
+def _diff_pairwise(w: Work, body: str) -> list[str]:
+    cand, base = w.copy(PAIR / "candidate.json"), w.copy(PAIR / "baseline.json")
+    return ["diff", cand, "--baseline-record", base, "--pairwise", w.text("pairwise.json", body)]
+
+
+@case("diff-pairwise-other-records", 2, "pairwise.json", "candidate_digest", "gate judge pairwise")
+def _(w: Work) -> list[str]:
+    return _diff_pairwise(w, _pairwise_result())
+
+
+@case("diff-pairwise-win-rate-off-its-items", 2, "pairwise.json", "win_rate: 0.9")
+def _(w: Work) -> list[str]:
+    return _diff_pairwise(w, _pairwise_result(win_rate=0.9))
+
+
+@case("diff-pairwise-unknown-outcome", 2, "pairwise.json", "items.0", "outcome")
+def _(w: Work) -> list[str]:
+    bad = json.loads(_pairwise_result())
+    bad["items"][0]["outcome"] = "victory"
+    return _diff_pairwise(w, json.dumps(bad))
 
 
 @case("cli-unknown-command", 2, "No such command 'chekc'")

@@ -22,27 +22,12 @@ import gate.cli.correlate  # noqa: F401  (registers the command)
 import gate.cli.run  # noqa: F401
 from gate import record as records
 from gate.cli import cli
+from tests.variants import variant
 
 pytestmark = pytest.mark.slow
 
 SUITE = Path(__file__).parent / "data" / "suites" / "correlate.yaml"
 N_ITEMS = 12  # per task and checkpoint: with fewer, the five variants can score alike on both tasks
-
-
-def _variant(src: Path, out: Path, *, dtype: torch.dtype = torch.float32, noise: float = 0.0, flip: bool = False):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model = AutoModelForCausalLM.from_pretrained(src, dtype=dtype)
-    with torch.no_grad():
-        gen = torch.Generator().manual_seed(7)
-        if noise:
-            for p in model.parameters():  # noise relative to each tensor's own spread
-                p.add_(torch.randn(p.shape, generator=gen) * noise * p.float().std())
-        if flip:
-            model.model.norm.weight.mul_(-1)  # every logit negated: answers ranked backwards
-    model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(src).save_pretrained(out)
-    return str(out)
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +36,10 @@ def store(smol_dir, data_dir, tmp_path_factory):
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
     models = {
         "base": str(smol_dir),
-        "bf16": _variant(smol_dir, tmp / "bf16", dtype=torch.bfloat16),
-        "noise5": _variant(smol_dir, tmp / "noise5", noise=0.05),
-        "noise20": _variant(smol_dir, tmp / "noise20", noise=0.2),
-        "flipped": _variant(smol_dir, tmp / "flipped", flip=True),
+        "bf16": str(variant(smol_dir, tmp / "bf16", dtype=torch.bfloat16)),
+        "noise5": str(variant(smol_dir, tmp / "noise5", noise=0.05, seed=7)),
+        "noise20": str(variant(smol_dir, tmp / "noise20", noise=0.2, seed=7)),
+        "flipped": str(variant(smol_dir, tmp / "flipped", flip_norm=True)),
     }
     out = {}
     for name, model in models.items():

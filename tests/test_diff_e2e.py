@@ -30,6 +30,7 @@ from gate.cli import cli
 from gate.config import ModelSpec, load_suite
 from gate.run.models import load_lm
 from gate.run.runner import RunOptions, run_suite
+from tests.variants import variant
 
 pytestmark = pytest.mark.slow
 
@@ -38,18 +39,6 @@ SUITE = DATA / "suites" / "diff-e2e.yaml"
 THRESHOLDS = DATA / "configs" / "diff" / "thresholds-e2e.yaml"
 N_ITEMS = 50  # one stratified sample of ARC-Easy test items, for the baseline and the damaged copy
 N_BF16 = 25  # the bf16 copy runs on the first 25 of them: enough to show it answers the same
-
-
-def _save_variant(src: Path, out: Path, dtype: torch.dtype, damage: bool) -> Path:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model = AutoModelForCausalLM.from_pretrained(src, dtype=dtype)
-    if damage:
-        with torch.no_grad():
-            model.model.norm.weight.mul_(-1)  # the last hidden state flips sign: every logit is negated
-    model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(src).save_pretrained(out)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +52,7 @@ def runs(smol_dir, smol_lm, data_dir, tmp_path_factory):
         ("bf16", torch.bfloat16, False, first),
         ("damaged", torch.float32, True, base),
     ):
-        folder = _save_variant(smol_dir, tmp / name, dtype, damage)
+        folder = variant(smol_dir, tmp / name, dtype=dtype, flip_norm=damage)
         # Same compute dtype as the baseline: only the stored weights differ, so the setup is comparable.
         lm = load_lm(ModelSpec(model=str(folder), dtype="float32", batch_size=smol_lm.info.batch_size))
         out[name] = run_suite(lm, suite, RunOptions(data_dir=data_dir, items_from=items))

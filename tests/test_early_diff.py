@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gate.decide.early_diff import OK, REGRESSED, UNDECIDED, decide_diff, simulated
+from gate.decide.early_diff import OK, REGRESSED, UNDECIDED, decide_diff, diff_looks, simulated
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
@@ -48,11 +48,9 @@ def test_a_clear_regression_and_no_change_are_decided_on_a_fraction_of_the_items
 
 
 def test_the_live_decision_agrees_with_the_simulated_one_and_says_why():
-    from gate.run.early import chunk_ends
-
     rng = np.random.default_rng(4)
     y = rng.permutation(pool(3000, 0.15, 0.09))
-    looks = chunk_ends(len(y))
+    looks = diff_looks(len(y))
     (expected,), (used,) = simulated(y, 0.03, ALPHA, looks)
     # candidate and baseline scores whose difference gives y: baseline 1 where y is 0, candidate 1 where y is 1
     base, cand = (y == 0).astype(float), (y == 1).astype(float)

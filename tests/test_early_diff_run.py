@@ -3,37 +3,16 @@ fraction of the baseline's items, and `gate diff` blocks it saying it stopped ea
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from gate.config import ModelSpec, load_suite, load_thresholds
 from gate.record import EARLY_DIFF_REGRESSED
+from tests.variants import variant
 
 SUITE = Path(__file__).parent / "data" / "suites" / "resume.yaml"  # ARC-Easy 0-shot
-POOL = 200
-
-
-def damaged_copy(src: Path, out: Path, scale: float, seed: int) -> Path:
-    """A checkpoint of the same model with every weight moved by seeded noise of `scale` x its tensor's spread."""
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    out.mkdir()
-    for f in src.iterdir():
-        if f.is_file() and f.suffix != ".safetensors":
-            shutil.copy(f, out / f.name)
-    gen = torch.Generator().manual_seed(seed)
-    for f in src.glob("*.safetensors"):
-        noisy = {
-            k: (v + scale * v.float().std() * torch.randn(v.shape, generator=gen)).to(v.dtype).contiguous()
-            if v.is_floating_point() and v.numel() > 1
-            else v.contiguous()
-            for k, v in load_file(f).items()
-        }
-        save_file(noisy, out / f.name, metadata={"format": "pt"})
-    return out
+POOL = 128  # the damaged checkpoint is decided at the first look (64 items)
 
 
 @pytest.mark.slow
@@ -50,7 +29,7 @@ def test_a_clearly_worse_checkpoint_is_blocked_on_a_fraction_of_the_items(smol_d
     common = {"suite": load_suite(SUITE), "data_dir": data_dir, "log_to_mlflow": False, "thresholds": thresholds}
     spec = ModelSpec(model=str(smol_dir), backend="gate-hf", batch_size=8)
     base = evaluate_checkpoint(RunRequest(spec=spec, output=tmp_path / "base.json", sample=POOL, **common)).record
-    worse = damaged_copy(smol_dir, tmp_path / "worse", scale=1.0, seed=7)
+    worse = variant(smol_dir, tmp_path / "worse", noise=1.0, seed=7)
     cand = evaluate_checkpoint(
         RunRequest(
             spec=ModelSpec(model=str(worse), backend="gate-hf", batch_size=8),

@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from gate.config import ModelSpec, Policy, TaskThreshold, Thresholds, load_suite
 from gate.config.thresholds import Defaults
@@ -24,26 +23,11 @@ from gate.decide.compare import compare, file_baseline_ref
 from gate.errors import ConfigError
 from gate.run.models import load_lm
 from gate.run.runner import RunOptions, run_suite
+from tests.variants import variant
 
 pytestmark = pytest.mark.slow
 
 SUITE = Path(__file__).parent / "data" / "suites" / "policy-e2e.yaml"
-
-
-def _variant(src: Path, out: Path, *, noise: float = 0.0, flip_norm: bool = False) -> Path:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        if noise:
-            for p in model.parameters():
-                p.add_(torch.randn(p.shape, generator=gen) * noise * p.abs())
-        if flip_norm:
-            model.model.norm.weight.mul_(-1)
-    model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(src).save_pretrained(out)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +42,8 @@ def runs(smol_dir, data_dir, tmp_path_factory):
     base = run(smol_dir)
     return {
         "baseline": base,
-        "noisy": run(_variant(smol_dir, tmp / "noisy", noise=0.12), items_from=base),
-        "damaged": run(_variant(smol_dir, tmp / "damaged", flip_norm=True), items_from=base),
+        "noisy": run(variant(smol_dir, tmp / "noisy", noise=0.12, noise_scale="abs"), items_from=base),
+        "damaged": run(variant(smol_dir, tmp / "damaged", flip_norm=True), items_from=base),
     }
 
 

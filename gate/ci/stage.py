@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gate.ci.summary import StageResult
-from gate.errors import GateError
+from gate.errors import ConfigError, GateError
 from gate.store.keys import safe_uri
 
 
@@ -47,6 +47,13 @@ def run_stage(req: StageRequest, progress=None) -> StageResult:
     run_id = None
     name = None
     try:
+        from gate.run.spread import current
+
+        if current().parallel:  # every rank would diff, log a verdict and publish its own stage result
+            raise ConfigError(
+                f"gate ci stage under accelerate launch ({current().processes} processes): not supported; run "
+                "`accelerate launch -m gate run ...`, then `gate check` and `gate diff` on its record"
+            )
         ck = load_checkpoint(req.pointer)
         suite = load_suite(req.suite)
         thresholds = load_thresholds(req.thresholds)
@@ -168,7 +175,6 @@ def promote(baseline: str, runs: dict[str, str], who: str) -> list:
     """Freeze each stage's run as `<baseline>-<stage>`, replacing the current one (which stays listed,
     marked replaced by `who`). Every stage needs a run id: a half-promoted baseline would pair a new
     fast record with an old full one."""
-    from gate.errors import ConfigError
     from gate.store.tracking import Store
 
     missing = [stage for stage, run_id in runs.items() if not run_id]

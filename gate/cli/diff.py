@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from gate import pairwise as pairwise_results
 from gate import record as records
 from gate.cli import cli, console
 from gate.cli.options import REQUIRE_DIGEST, comparison_options
@@ -26,6 +27,12 @@ from gate.report.comparison import FORMATS, render_comparison
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
 @click.option(
+    "--pairwise",
+    "pairwise_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A `gate judge pairwise` result for these two records: adds the win rate (and thresholds' pairwise floor).",
+)
+@click.option(
     "--no-mlflow",
     is_flag=True,
     help="Do not log the verdict to the candidate's MLflow run (logged when the baseline is a named one and "
@@ -42,6 +49,7 @@ def diff(
     trend: int | None,
     output: Path | None,
     overwrite: bool,
+    pairwise_file: Path | None,
     require_digest: bool | None,
     tracking_uri: str | None,
     no_mlflow: bool,
@@ -54,26 +62,18 @@ def diff(
 
     Example: gate diff out/candidate.json --baseline main --thresholds thresholds/default.yaml --format markdown
     """
-    one_baseline(baseline_name, baseline_record)
-    if trend is not None and baseline_name is None:
-        raise click.UsageError("--trend reads the history of a --baseline NAME in MLflow; give --baseline")
+    one_baseline(baseline_name, baseline_record, trend)
     from gate.decide.compare import compare  # numpy/scipy: only when a diff runs
 
     if output is not None:
         check_output(output, overwrite=overwrite)
+    # read before MLflow is asked for the baseline: a bad file fails first (its records are checked in compare)
+    pairwise = pairwise_results.load(pairwise_file) if pairwise_file is not None else None
     candidate, thresholds, base, ref = load_pair(
         record_file, thresholds_file, baseline_name, baseline_record, require_digest, tracking_uri
     )
-    result = compare(candidate, base, thresholds, ref)
-    trends = None
-    if trend is not None:
-        from gate.store.tracking import Store
-        from gate.store.trend import baseline_trend
-
-        trends = baseline_trend(
-            Store(tracking_uri), baseline_name, [(t.name, t.metric) for t in candidate.tasks], trend
-        )  # type: ignore[arg-type]
-    text = render_comparison(result, fmt, trends)
+    result = compare(candidate, base, thresholds, ref, pairwise, str(pairwise_file))
+    text = render_comparison(result, fmt, read_trends(trend, baseline_name, candidate, tracking_uri))
     if output is not None:
         write_output(output, text, overwrite=overwrite)
     else:
@@ -87,9 +87,21 @@ def diff(
     ctx.exit(result.exit_code)
 
 
-def one_baseline(baseline_name: str | None, baseline_record: Path | None) -> None:
+def one_baseline(baseline_name: str | None, baseline_record: Path | None, trend: int | None = None) -> None:
     if (baseline_name is None) == (baseline_record is None):
         raise click.UsageError("give exactly one of --baseline NAME or --baseline-record FILE")
+    if trend is not None and baseline_name is None:
+        raise click.UsageError("--trend reads the history of a --baseline NAME in MLflow; give --baseline")
+
+
+def read_trends(trend: int | None, baseline_name: str | None, candidate: records.EvalRecord, tracking_uri: str | None):
+    """Each of the candidate's tasks over the last `trend` freezes of the named baseline (None without --trend)."""
+    if trend is None or baseline_name is None:
+        return None
+    from gate.store.tracking import Store
+    from gate.store.trend import baseline_trend
+
+    return baseline_trend(Store(tracking_uri), baseline_name, [(t.name, t.metric) for t in candidate.tasks], trend)
 
 
 def load_pair(

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from gate.cli import cli, console
-from gate.cli.diff import load_pair, one_baseline
+from gate.cli.diff import load_pair, one_baseline, read_trends
 from gate.cli.options import comparison_options
 from gate.files import check_output, write_output
 
@@ -42,9 +42,7 @@ def report(
 
     Example: gate report out/candidate.json --baseline main --thresholds thresholds/default.yaml -o report.html
     """
-    one_baseline(baseline_name, baseline_record)
-    if trend is not None and baseline_name is None:
-        raise click.UsageError("--trend reads the history of a --baseline NAME in MLflow; give --baseline")
+    one_baseline(baseline_name, baseline_record, trend)
     from gate.decide.compare import compare  # numpy/scipy: only when a report is written
     from gate.report.html import render_html
 
@@ -53,13 +51,7 @@ def report(
         record_file, thresholds_file, baseline_name, baseline_record, require_digest, tracking_uri
     )
     result = compare(candidate, base, thresholds, ref)
-    trends = None
-    if trend is not None:
-        from gate.store.tracking import Store
-        from gate.store.trend import baseline_trend
-
-        tasks = [(t.name, t.metric) for t in candidate.tasks]
-        trends = baseline_trend(Store(tracking_uri), baseline_name, tasks, trend)  # type: ignore[arg-type]
+    trends = read_trends(trend, baseline_name, candidate, tracking_uri)
     write_output(output, render_html(result, candidate, base, trends), overwrite=overwrite)
     console.progress(f"wrote {output}")
     console.finish(result.state, result.headline)

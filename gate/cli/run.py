@@ -236,9 +236,19 @@ def run(
       gate run --model ./ckpt --suite suites/fast.yaml --then suites/full.yaml \\
                --thresholds thresholds/default.yaml --output runs/ckpt.json
     """
+    from gate.errors import GateError
     from gate.run.models import cache_dir
     from gate.run.pipeline import RunRequest, evaluate_checkpoint
     from gate.run.shards import parse_shard
+    from gate.run.spread import agree, current
+
+    spread = current()  # under accelerate launch: rank 0 reports, the other ranks print only errors
+    if not spread.main:
+        console.setup(quiet=True, verbose=False)
+    if spread.parallel and answer_cache is None and not no_answer_cache:
+        no_answer_cache = True  # the default cache: off under data parallel (an explicit --answer-cache is refused)
+        if spread.main:
+            console.progress(f"answer cache off: {spread.processes} data-parallel processes answer different requests")
 
     spec = ModelSpec(
         model=model,
@@ -282,7 +292,17 @@ def run(
         baseline_record=baseline_record,
         answer_cache=None if no_answer_cache else answer_cache or cache_dir() / "answers",
     )
-    result = evaluate_checkpoint(request, progress=console.progress)
+    try:
+        result = evaluate_checkpoint(request, progress=console.progress if spread.main else None)
+    except GateError as e:
+        agree(e.exit_code)  # the other ranks end with this rank's failure, not with a success
+        raise
+    code = agree(result.exit_code)
+    if not spread.main:
+        click.get_current_context().exit(code)
+    if code != result.exit_code:
+        console.progress(f"warning: another data-parallel process failed (exit {code}); see its error above")
+        click.get_current_context().exit(code)
     click.echo(result.summary)
     floors = [r.verdict for r in _stages(result) if r.verdict is not None]
     failed = next((v for v in floors if not v.passed), None)

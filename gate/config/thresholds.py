@@ -60,6 +60,26 @@ class ContaminationRule:
 
 
 @dataclass(frozen=True)
+class PairwiseJudgePin:
+    """The judge a pairwise floor was set for: a result from another judge is not comparable with it."""
+
+    model: str
+    prompt_version: int
+    prompt_hash: str | None = None  # covers the prompt template and the rubric's text; pinned when given
+    rubric_id: str | None = None
+    rubric_version: int | None = None
+
+
+@dataclass(frozen=True)
+class PairwiseRule:
+    """`pairwise:`: the candidate's win rate against the baseline (`gate judge pairwise`) must not be below
+    `min_win_rate`; blocks when the whole interval is below it (`gate.decide.pairwise`)."""
+
+    min_win_rate: float
+    judge: PairwiseJudgePin
+
+
+@dataclass(frozen=True)
 class Thresholds:
     tasks: dict[str, TaskThreshold]
     alpha: float = 0.05
@@ -69,6 +89,7 @@ class Thresholds:
     jagged: JaggedRule = field(default_factory=JaggedRule)
     operational: OperationalRules = field(default_factory=OperationalRules)  # gate.config.operational
     contamination: ContaminationRule = field(default_factory=ContaminationRule)
+    pairwise: PairwiseRule | None = None  # the pairwise judge's win-rate floor, if any
 
     def only(self, task_names: list[str]) -> Thresholds:
         """The rules for these tasks alone, e.g. the fast stage's floors out of a file that covers both stages."""
@@ -116,7 +137,14 @@ def load_thresholds(path: str | Path) -> Thresholds:
         jagged=JaggedRule(**data.get("jagged", {})),
         operational=load_operational(data.get("operational"), p),
         contamination=ContaminationRule(**data.get("contamination", {})),
+        pairwise=_pairwise(data.get("pairwise")),
     )
+
+
+def _pairwise(data: dict | None) -> PairwiseRule | None:
+    if data is None:
+        return None
+    return PairwiseRule(min_win_rate=data["min_win_rate"], judge=PairwiseJudgePin(**data["judge"]))
 
 
 def check_ranges(rules: dict[str, dict], path: Path) -> None:

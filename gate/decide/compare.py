@@ -37,8 +37,10 @@ from gate.decide.pairing import (
     setup_differences,
     task_differences,
 )
+from gate.decide.pairwise import check_records, pairwise_check
 from gate.decide.task_details import failure_reason, task_context
 from gate.errors import ConfigError
+from gate.pairwise import PairwiseResult
 from gate.record import BaselineRef, EvalRecord, TaskResult
 from gate.results import Comparison, Forgetting, RunSummary, TaskComparison, TaskMove, fmt_delta
 
@@ -287,8 +289,14 @@ def compare(
     baseline: EvalRecord,
     thresholds: Thresholds | None,
     baseline_ref: BaselineRef,
+    pairwise: PairwiseResult | None = None,
+    pairwise_source: str = "pairwise result",
 ) -> Comparison:
-    """Pair the two records' items task by task and decide, once, whether the candidate blocks."""
+    """Pair the two records' items task by task and decide, once, whether the candidate blocks.
+
+    `pairwise` (`gate judge pairwise`'s result for these two records) adds the win-rate row."""
+    if pairwise is not None:
+        check_records(pairwise, candidate, baseline, pairwise_source)
     source = str(thresholds.path) if thresholds and thresholds.path else "thresholds (in memory)"
     if thresholds is None:
         thresholds = default_thresholds(baseline, candidate)
@@ -359,6 +367,9 @@ def compare(
     reasons += [o.reason for o in operational if o.blocking]
     contamination = contamination_checks(candidate, baseline, thresholds.contamination, alpha)
     reasons += [f"contamination probe: {p.message}" for p in contamination if p.blocking]
+    judged = pairwise_check(pairwise, thresholds.pairwise, policy, alpha)
+    if judged is not None and judged.blocking:
+        reasons.append(f"pairwise {judged.decision.replace('_', ' ')}: {judged.reason}")
     return Comparison(
         baseline=baseline_ref,
         baseline_model=baseline.model.id,
@@ -381,6 +392,7 @@ def compare(
         baseline_setup=RunSummary.of(baseline),
         operational=operational,
         contamination=contamination,
+        pairwise=judged,
     )
 
 

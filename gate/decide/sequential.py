@@ -51,6 +51,22 @@ class FloorDecision:
         )
 
 
+# Looks: the tests are anytime-valid, so looking more often costs no error rate; a look costs one chunk's
+# call into lm-eval, and growing chunks keep the number of calls logarithmic in the items.
+FIRST_CHUNK = 64  # items of the first look; later looks grow by GROWTH
+GROWTH = 1.5
+
+
+def chunk_ends(n: int, first: int = FIRST_CHUNK, growth: float = GROWTH) -> list[int]:
+    """Item counts after each look: first, first*growth, ..., n."""
+    ends, k = [], min(first, n)
+    while k < n:
+        ends.append(k)
+        k = max(k + 1, math.ceil(k * growth))
+    ends.append(n)
+    return ends
+
+
 def log_wealth(
     x: np.ndarray, m: float | np.ndarray, population: int | None = None, c: float = DEFAULT_TRUNCATION
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -140,8 +140,12 @@ def _is_binary(a: np.ndarray) -> bool:
     return bool(np.all((a == 0) | (a == 1)))
 
 
-def wilson_interval(successes: int, n: int, alpha: float = 0.05) -> Interval:
-    """Wilson score interval for a proportion; well-behaved near 0 and 1 and for small n."""
+def wilson_interval(successes: float, n: int, alpha: float = 0.05) -> Interval:
+    """Wilson score interval for a proportion; well-behaved near 0 and 1 and for small n.
+
+    `successes` may count halves (the pairwise win rate's ties): the interval then treats each item as a
+    coin with that mean, which overstates a tie's variance (it has none) and so errs wide, never narrow.
+    """
     if n <= 0:
         raise ValueError("wilson_interval: n must be positive")
     if not 0 <= successes <= n:

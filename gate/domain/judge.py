@@ -16,7 +16,8 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -175,20 +176,28 @@ def _invalid(raw: str, error: str) -> JudgeVerdict:
     return JudgeVerdict(False, False, None, "", None, error, raw[:RAW_KEEP])
 
 
+def reply_json(reply: str) -> Any:
+    """The JSON of a judge reply (whitespace and one ``` fence tolerated), or ValueError("not JSON (...)")."""
+    text = reply.strip()
+    fenced = _FENCE_RE.match(text)
+    if fenced:
+        text = fenced.group(1)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not JSON ({e.msg} at char {e.pos})") from None
+
+
 def parse_reply(reply: str, rubric: Rubric) -> JudgeVerdict:
     """Validate one judge reply. Anything but one conforming JSON object is a judge failure.
 
     Whitespace and one surrounding ``` fence are tolerated; prose around the JSON is not,
     because a judge that cannot follow the format cannot be trusted to follow the rubric.
     """
-    text = reply.strip()
-    fenced = _FENCE_RE.match(text)
-    if fenced:
-        text = fenced.group(1)
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        return _invalid(reply, f"not JSON ({e.msg} at char {e.pos})")
+        data = reply_json(reply)
+    except ValueError as e:
+        return _invalid(reply, str(e))
     validator = jsonschema.Draft202012Validator(rubric.reply_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
@@ -238,17 +247,22 @@ class Calibration:
     accuracy: float
     kappa: float | None  # None when undefined: both raters gave one label to every case
     n_invalid: int
-    confusion: dict[str, int]  # human_pass/judge_pass, human_pass/judge_fail, ...
+    confusion: dict[str, int]  # human_pass/judge_pass, human_pass/judge_fail, ... (human_1/judge_tie, ... pairwise)
+
+    def below(self, min_kappa: float | None) -> bool:
+        """Whether agreement misses `min_kappa` (an undefined kappa always does)."""
+        return min_kappa is not None and (self.kappa is None or self.kappa < min_kappa)
 
 
-def cohens_kappa(a: Sequence[bool], b: Sequence[bool]) -> float | None:
-    """Cohen's kappa of two binary raters; None when chance agreement is 1 (kappa undefined)."""
+def cohens_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float | None:
+    """Cohen's kappa of two raters over any labels (pass/fail, or a pairwise judge's 1/2/tie); None when
+    chance agreement is 1 (kappa undefined: both raters gave one and the same label to every case)."""
     if len(a) != len(b) or not a:
         raise ValueError("cohens_kappa needs two equally long, non-empty label lists")
     n = len(a)
     observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
-    pa, pb = sum(a) / n, sum(b) / n
-    expected = pa * pb + (1 - pa) * (1 - pb)
+    ca, cb = Counter(a), Counter(b)
+    expected = sum(ca[label] * cb[label] for label in ca) / (n * n)
     if expected == 1.0:
         return None
     return (observed - expected) / (1 - expected)

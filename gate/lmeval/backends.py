@@ -22,6 +22,20 @@ def lm_class(backend: str) -> Any:
     return registry.get_model(backend)
 
 
+def spread_over(lm: Any, accelerator: Any) -> None:
+    """Make an `hf`/`gate-hf` LM built on an already-loaded model one rank of a data-parallel run.
+
+    lm-eval's HFLM joins `accelerate launch`'s processes only when it loads the weights itself, and on the
+    GPU only; given a loaded model (as the gate gives it) it runs as one process, so every rank would
+    evaluate every item. Written against lm-eval 0.4.13: the evaluator splits documents and gathers
+    samples by `lm.rank`/`lm.world_size` (HFLM's private `_rank`, `_world_size`), and HFLM's
+    `all_gather` and `barrier` go through `lm.accelerator`, as HFLM sets them under accelerate.
+    """
+    lm._rank = accelerator.process_index
+    lm._world_size = accelerator.num_processes
+    lm.accelerator = accelerator
+
+
 def served_lm(backend: str, **kwargs: Any) -> Any:
     """lm-eval's API model `backend` (local-completions, local-chat-completions), each generation cut at the
     request's stop sequences as the in-process backends cut it.

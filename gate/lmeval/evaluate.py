@@ -87,6 +87,22 @@ def evaluate(
             )
     except (RuntimeError, ValueError, KeyError, IndexError, TypeError, AssertionError, OSError) as e:
         raise EvalFailed(f"task '{task}': lm-eval failed: {type(e).__name__}: {e}") from e
+    if getattr(lm, "world_size", 1) > 1:
+        results = _from_rank0(results)
     if results is None:
         raise EvalFailed(f"task '{task}': lm-eval returned no results (not rank 0?)")
     return results
+
+
+def _from_rank0(results: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Rank 0's results (every rank's items, gathered by lm-eval) on every rank of a data-parallel run.
+
+    lm-eval returns None on the other ranks; with rank 0's dict they take the same steps on the same data
+    as rank 0 (parsing, the item checks, the next task or stage) and fail where it fails, instead of
+    waiting at the next task's gather for a rank 0 that stopped.
+    """
+    import torch.distributed as dist
+
+    box = [results]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]

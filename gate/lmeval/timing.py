@@ -125,6 +125,37 @@ def metered(lm: Any) -> Iterator[Meter]:
                 delattr(lm, name)
 
 
+def gathered(lm: Any, meter: Meter) -> Meter:
+    """The meters of every rank of a data-parallel run as one (each rank timed its own share); `meter`
+    itself in one process.
+
+    lm-eval evens the ranks' request counts by repeating a rank's last request: those copies are timed
+    and counted like any request (at most processes - 1 per request type and task). Output tokens are
+    per item, so a copy of an item already measured is left out.
+    """
+    if getattr(lm, "world_size", 1) <= 1:
+        return meter
+    import torch.distributed as dist
+
+    parts: list[Any] = [None] * lm.world_size
+    dist.all_gather_object(parts, meter)
+    seen: set[tuple[str, int]] = set()
+    items = []
+    for m in parts:
+        for it in m.items:
+            if (it.task, it.doc_id) not in seen:
+                seen.add((it.task, it.doc_id))
+                items.append(it)
+    return Meter(
+        timing_method=meter.timing_method,
+        latencies_s=[x for m in parts for x in m.latencies_s],
+        items=items,
+        generation_seconds=sum(m.generation_seconds for m in parts),
+        loglikelihood_requests=sum(m.loglikelihood_requests for m in parts),
+        loglikelihood_seconds=sum(m.loglikelihood_seconds for m in parts),
+    )
+
+
 def peak_memory(device: str) -> tuple[int, str]:
     """Peak memory of this process so far: CUDA's peak allocated bytes on a CUDA device, else peak RSS."""
     if device.startswith("cuda"):

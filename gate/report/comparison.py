@@ -16,6 +16,7 @@ from gate.report.contamination import contamination_lines, without_empty_contami
 from gate.report.jagged import jagged_lines
 from gate.report.markdown import Trends, environment_note, render_markdown
 from gate.report.operational import operational_text, without_empty_operational
+from gate.report.pairwise import pairwise_text, without_empty_pairwise
 from gate.results import CategoryMove, Comparison, FlippedItem, TaskComparison, fmt_delta, fmt_score
 from gate.store.keys import safe_uri
 from gate.text import clip
@@ -130,6 +131,7 @@ def _text(c: Comparison) -> str:
                 out.append(f"  {label}: {_item_text(it)}")
     out.append("")
     out += operational_text(c)
+    out += pairwise_text(c)
     out += [f"{k}: {v}" for k, v in _context_lines(c)]
     return "\n".join(out) + "\n"
 
@@ -179,7 +181,7 @@ def _finite(x: Any) -> Any:
 
 def comparison_dict(c: Comparison) -> dict[str, Any]:
     """The comparison as plain JSON data, with the verdict properties spelled out."""
-    data = without_empty_contamination(without_empty_operational(_finite(asdict(c))))
+    data = without_empty_pairwise(without_empty_contamination(without_empty_operational(_finite(asdict(c)))))
     data = {
         "passed": c.passed,
         "exit_code": c.exit_code,

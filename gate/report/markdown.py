@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from gate.report.contamination import contamination_lines
 from gate.report.jagged import jagged_lines
 from gate.report.operational import operational_markdown
+from gate.report.pairwise import pairwise_markdown
 from gate.report.sparkline import sparkline
 from gate.results import STATE_ICONS, STATE_WORDS, Comparison, FlippedItem, TaskComparison
 from gate.store.keys import safe_uri
@@ -171,6 +172,7 @@ def render_markdown(c: Comparison, trends: Trends | None = None) -> str:
     out += [row for _, row in rows(c, trends)]
     out += ["", *underpowered_note(ordered(c)), *jagged_lines(c, "markdown", cell)]
     out += [*contamination_lines(c, "markdown", cell), *operational_markdown(c)]
+    out += pairwise_markdown(c)
     out += details(c, trends is not None)
     return "\n".join(out).rstrip("\n") + "\n"
 

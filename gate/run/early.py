@@ -12,12 +12,13 @@ The chunks' results merge into one (`gate.run.merge`): a blocking failure of any
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
 
 from gate.config import Suite, TaskSpec, Thresholds
-from gate.decide.sequential import ABOVE, decide, seeded_order
+from gate.decide.sequential import ABOVE, FIRST_CHUNK, chunk_ends, decide, seeded_order
 from gate.domain.cases import ScoredTask
 from gate.errors import ConfigError
 from gate.lmeval.chunks import pool_requests
@@ -27,19 +28,6 @@ from gate.record import EarlyStop, EvalRecord, TaskResult
 from gate.run.merge import merge_results, require_mean
 from gate.run.models import LoadedModel
 from gate.run.runner import RunOptions, build_record, measure_task, run_task, sample_note, select_items
-
-FIRST_CHUNK = 64  # items of the first look; later looks grow by GROWTH
-GROWTH = 1.5
-
-
-def chunk_ends(n: int, first: int = FIRST_CHUNK, growth: float = GROWTH) -> list[int]:
-    """Item counts after each look: first, first*growth, ..., n."""
-    ends, k = [], min(first, n)
-    while k < n:
-        ends.append(k)
-        k = max(k + 1, math.ceil(k * growth))
-    ends.append(n)
-    return ends
 
 
 def run_task_early(
@@ -63,29 +51,60 @@ def run_task_early(
     order = [order[i] for i in seeded_order(len(order), opts.seed)]
     n = len(order)
     prepare = pool_requests(pool, cache)
+    for look in in_looks(loaded, suite, spec, opts, order, chunk_ends(n, first_chunk), prepare, check=_needs_mean):
+        decision = decide(look.scores, floor, alpha, population=n)
+        if decision.decided and look.done < n:
+            where = "above" if decision.decision == ABOVE else "below"
+            stop = EarlyStop(
+                items_used=look.done, items_available=n, decision=decision.decision, reason=decision.reason
+            )
+            if opts.progress:
+                opts.progress(f"{spec.task}: stopped after {look.done} of {n} items, surely {where} floor {floor}")
+            return _noted(merge_results(look.parts, n_requested=look.done, early_stop=stop), short)
+    return _noted(merge_results(look.parts, n_requested=n, early_stop=None), short)
+
+
+def _needs_mean(spec: TaskSpec, part: TaskResult) -> None:
+    require_mean(part, spec.metric, "the early verdict needs one (run without --early-verdict)")
+
+
+@dataclass(frozen=True)
+class Look:
+    """The state after one look: items evaluated so far, their chunks' results, and their scores in the
+    seeded order (the order the bets were placed in, so they stay predictable)."""
+
+    done: int
+    parts: tuple[ScoredTask, ...]
+    scores: list[float]
+
+
+def in_looks(
+    loaded: LoadedModel,
+    suite: Suite,
+    spec: TaskSpec,
+    opts: RunOptions,
+    order: list[tuple[str, int]],
+    ends: list[int],
+    prepare: Callable[[list[Any]], None],
+    check: Callable[[TaskSpec, TaskResult], None] | None = None,
+) -> Iterator[Look]:
+    """Evaluate `order`'s (leaf, doc id) items chunk by chunk up to each of `ends`, yielding after each chunk;
+    the early verdict and the diff's early verdict stop iterating once they decide."""
     parts: list[ScoredTask] = []
     seen: dict[tuple[str, int], float] = {}
     done = 0
-    for end in chunk_ends(n, first_chunk):
+    for end in ends:
         chunk: dict[str, list[int]] = {}
         for leaf, d in order[done:end]:
             chunk.setdefault(leaf, []).append(d)
         scored = measure_task(loaded, suite, spec, replace(opts, doc_ids={spec.task: chunk}, prepare_tasks=prepare))
-        part = scored.result
-        require_mean(part, spec.metric, "the early verdict needs one (run without --early-verdict)")
+        if check is not None:
+            check(spec, scored.result)
         parts.append(scored)
-        for it in part.items:
+        for it in scored.result.items:
             seen[(it.group or spec.task, it.doc_id)] = it.score
         done = end
-        scores = [seen[key] for key in order[:done]]  # in the seeded order: the bets are predictable
-        decision = decide(scores, floor, alpha, population=n)
-        if decision.decided and done < n:
-            where = "above" if decision.decision == ABOVE else "below"
-            stop = EarlyStop(items_used=done, items_available=n, decision=decision.decision, reason=decision.reason)
-            if opts.progress:
-                opts.progress(f"{spec.task}: stopped after {done} of {n} items, surely {where} floor {floor}")
-            return _noted(merge_results(parts, n_requested=done, early_stop=stop), short)
-    return _noted(merge_results(parts, n_requested=n, early_stop=None), short)
+        yield Look(done, tuple(parts), [seen[key] for key in order[:done]])
 
 
 def _noted(result: TaskResult, note: str | None) -> TaskResult:
@@ -125,4 +144,4 @@ def run_early_verdict(
     return build_record(loaded, suite, tasks, time.perf_counter() - start, opts)
 
 
-__all__ = ["chunk_ends", "run_early_verdict", "run_task_early"]
+__all__ = ["Look", "chunk_ends", "in_looks", "run_early_verdict", "run_task_early"]

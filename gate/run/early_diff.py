@@ -15,17 +15,16 @@ import time
 from dataclasses import replace
 
 from gate.config import Suite, TaskSpec, Thresholds
-from gate.decide.early_diff import REGRESSED, decide_diff
-from gate.decide.sequential import seeded_order
-from gate.domain.cases import ScoredTask
+from gate.decide.early_diff import REGRESSED, decide_diff, diff_looks
+from gate.decide.sequential import FIRST_CHUNK, seeded_order
 from gate.errors import ConfigError
 from gate.lmeval.chunks import pool_requests
 from gate.lmeval.request_cache import RequestCache, default_cache_dir, reuse_hook
 from gate.record import EARLY_DIFF_OK, EARLY_DIFF_REGRESSED, EarlyStop, EvalRecord, TaskResult
-from gate.run.early import FIRST_CHUNK, chunk_ends
+from gate.run.early import in_looks
 from gate.run.merge import merge_results
 from gate.run.models import LoadedModel
-from gate.run.runner import RunOptions, build_record, measure_task, run_task
+from gate.run.runner import RunOptions, build_record, run_task
 
 
 def _gated(spec: TaskSpec, thresholds: Thresholds, base: TaskResult | None) -> float | None:
@@ -61,24 +60,13 @@ def run_task_early_diff(
     order = [order[i] for i in seeded_order(len(order), opts.seed)]
     n = len(order)
     prepare = pool_requests(pool, cache)
-    parts: list[ScoredTask] = []
-    seen: dict[tuple[str, int], float] = {}
-    done = 0
-    for end in chunk_ends(n, first_chunk):
-        chunk: dict[str, list[int]] = {}
-        for leaf, d in order[done:end]:
-            chunk.setdefault(leaf, []).append(d)
-        scored = measure_task(loaded, suite, spec, replace(opts, doc_ids={spec.task: chunk}, prepare_tasks=prepare))
-        parts.append(scored)
-        for it in scored.result.items:
-            seen[(it.group or spec.task, it.doc_id)] = it.score
-        done = end
-        keys = order[:done]
-        cand = [seen[k] for k in keys]
-        if any(not 0.0 <= s <= 1.0 for s in cand):
+    keys_baseline = [baseline[k] for k in order]
+    for look in in_looks(loaded, suite, spec, opts, order, diff_looks(n, first_chunk), prepare):
+        done = look.done
+        if any(not 0.0 <= s <= 1.0 for s in look.scores):
             raise ConfigError(f"task '{spec.task}': scores outside [0, 1]; run without --early-diff")
         decision = decide_diff(
-            cand, [baseline[k] for k in keys], allowance, alpha, population=n, higher_is_better=base.higher_is_better
+            look.scores, keys_baseline[:done], allowance, alpha, population=n, higher_is_better=base.higher_is_better
         )
         if decision.decided and done < n:
             stop = EarlyStop(
@@ -89,8 +77,8 @@ def run_task_early_diff(
             )
             if opts.progress:
                 opts.progress(f"{spec.task}: diff decided after {done} of {n} items: {decision.decision}")
-            return merge_results(parts, n_requested=done, early_stop=stop)
-    return merge_results(parts, n_requested=n, early_stop=None)
+            return merge_results(look.parts, n_requested=done, early_stop=stop)
+    return merge_results(look.parts, n_requested=n, early_stop=None)
 
 
 def run_early_diff(

@@ -21,7 +21,7 @@ from safetensors import SafetensorError
 
 from gate.config import BACKENDS, DTYPES, QUANTIZATIONS, SERVED_BACKENDS, ModelSpec, resolve_backend
 from gate.errors import ConfigError, GpuRequired, ModelLoadError
-from gate.lmeval.backends import lm_class
+from gate.lmeval.backends import lm_class, spread_over
 from gate.record import ModelInfo, RunSetup
 from gate.text import clip
 
@@ -316,14 +316,28 @@ def load_lm(spec: ModelSpec) -> LoadedModel:
     if spec.model == DEFAULT_MODEL and spec.gguf_file is None:
         spec = replace(spec, gguf_file=SMOLLM2_GGUF)
     spec = resolve_backend(spec)  # library callers that name no backend get lm-eval's plain one
+    from gate.run.spread import current, rank_device, start
+
+    spread = current()
+    if spread.parallel:
+        check_spread(spec, spread.processes)
     if spec.backend in SERVED_BACKENDS:  # nothing to load: lm-eval's API model talks to the server
         from gate.run.served import load_served
 
         return load_served(spec)
-    device = resolve_device(spec.device)
+    accelerator = None
+    if spread.parallel:  # accelerate launch: this process evaluates its share on its own device
+        device = rank_device(spread, spec.device, torch.cuda.device_count())
+        accelerator = start(spread, device)
+    else:
+        device = resolve_device(spec.device)
     _check_spec(spec, device)
     dtype = resolve_dtype(spec.dtype, device)
+    if accelerator is not None and not spread.main:
+        accelerator.wait_for_everyone()  # rank 0 first: a GGUF is converted once, not raced by every rank
     local = _local_dir(spec)
+    if accelerator is not None and spread.main:
+        accelerator.wait_for_everyone()
     weights = _weights_dir(spec, local)
     fp = fingerprint(local, spec.gguf_file)
     lm_cls = lm_class(spec.backend)
@@ -341,6 +355,8 @@ def load_lm(spec: ModelSpec) -> LoadedModel:
             device=device,
             trust_remote_code=spec.trust_remote_code,
         )
+        if accelerator is not None:
+            spread_over(lm, accelerator)
     info = ModelInfo(
         id=spec.model,
         revision=spec.revision,
@@ -354,7 +370,25 @@ def load_lm(spec: ModelSpec) -> LoadedModel:
     )
     from gate.run.setup import run_setup
 
-    return LoadedModel(lm=lm, info=info, setup=run_setup(lm, device))
+    return LoadedModel(lm=lm, info=info, setup=run_setup(lm, device, processes=spread.processes))
+
+
+# Backends whose data parallelism is lm-eval's `accelerate launch` path (one process per device).
+SPREAD_BACKENDS = ("hf", "gate-hf")
+
+
+def check_spread(spec: ModelSpec, processes: int) -> None:
+    """A backend that can run as `processes` data-parallel processes, or why not (exit 2)."""
+    spec = resolve_backend(spec)
+    if spec.backend in SPREAD_BACKENDS:
+        return
+    if spec.backend == "vllm":
+        why = "vLLM spreads itself: run one process with --data-parallel-size / --tensor-parallel-size"
+    elif spec.backend in SERVED_BACKENDS:
+        why = "a served model runs on its server: run one process (--num-concurrent spreads the requests)"
+    else:
+        why = f"only {' and '.join(SPREAD_BACKENDS)} run under accelerate launch"
+    raise ConfigError(f"--backend {spec.backend} with {processes} processes (accelerate launch): {why}")
 
 
 def _load_hf(spec: ModelSpec, weights: Path, device: str, dtype: str):
@@ -373,7 +407,7 @@ def _load_hf(spec: ModelSpec, weights: Path, device: str, dtype: str):
             load_in_4bit=spec.quantization == "4bit",
             bnb_4bit_compute_dtype=torch.bfloat16,
         )
-        kwargs["device_map"] = {"": 0}
+        kwargs["device_map"] = {"": int(device.split(":")[1]) if ":" in device else 0}
     try:
         tok = AutoTokenizer.from_pretrained(str(weights), trust_remote_code=spec.trust_remote_code)
         model, info = AutoModelForCausalLM.from_pretrained(str(weights), output_loading_info=True, **kwargs)

@@ -24,9 +24,10 @@ from gate.metrics import UNIT, base_name, metric_range
 from gate.record import EvalRecord
 from gate.report.operational import run_operational_line
 from gate.results import Verdict, fmt_delta, fmt_score
-from gate.run.models import DEFAULT_MODEL, LoadedModel, check_model_options, load_lm
+from gate.run.models import DEFAULT_MODEL, LoadedModel, check_model_options, check_spread, load_lm
 from gate.run.runner import RunOptions, run_suite, validate_suite
 from gate.run.shards import Shard
+from gate.run.spread import current
 
 # Credentials a run may send (the hub, MLflow, an API judge): checked for shape before the model loads.
 RUN_CREDENTIALS = (
@@ -149,6 +150,9 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
         raise ConfigError("--early-diff needs --thresholds: their allowed drops are what it decides against")
     items_from = records.load(req.items_from) if req.items_from else None
     spec = resolve_backend(req.spec, req.suite, req.then)
+    spread = current()
+    if spread.parallel:
+        check_parallel(req, spec, spread.processes)
     preflight(req, spec)
     if req.thresholds is not None:
         _plan(req, progress)
@@ -204,6 +208,28 @@ def evaluate_checkpoint(req: RunRequest, progress: Callable[[str], None] | None 
     return replace(result, verdict=verdict, next=nxt)
 
 
+def check_parallel(req: RunRequest, spec: ModelSpec, processes: int) -> None:
+    """What a data-parallel run (`accelerate launch`, `gate.run.spread`) cannot do, refused before the model
+    loads (exit 2) rather than written as a record that is wrong."""
+    check_spread(spec, processes)
+    refused = {
+        "--early-verdict": req.early_verdict,  # its chunks and stopping rule run on one process's items
+        "--early-diff": req.early_diff,
+        "--shard": req.shard is not None,  # shards spread a run over runners: run each shard as one process
+        # ranks answer different requests: one cache file written by several processes, and a rank whose
+        # answers all come from the cache would skip lm-eval's collective calls that the others make
+        "--answer-cache": req.answer_cache is not None,
+        # the judge would score every item once per process (an API judge: that many paid calls)
+        "--judge-model": req.judge_model is not None,
+    }
+    for flag, given in refused.items():
+        if given:
+            raise ConfigError(
+                f"{flag} with {processes} processes (accelerate launch): not supported under data parallel; "
+                f"drop {flag} or run one process"
+            )
+
+
 def _plan(req: RunRequest, progress: Callable[[str], None] | None) -> None:
     """Before the model loads: can the sample resolve each gated task's allowance (policy.require_power)?"""
     from gate.run.plan import check_power, plan_run, unknown_rules
@@ -244,7 +270,7 @@ def preflight(req: RunRequest, spec: ModelSpec) -> None:
         from gate.run.served import check_served, loglikelihood_tasks
 
         check_served(spec, loglikelihood_tasks(suites, req.data_dir))
-    if req.log_to_mlflow and req.shard is None:
+    if req.log_to_mlflow and req.shard is None and current().main:  # only rank 0 logs
         from gate.store.tracking import Store
 
         Store().check()
@@ -288,6 +314,8 @@ def _run_stage(loaded: LoadedModel, suite: Suite, opts: RunOptions, output: Path
         records.check(record, str(output))
     except ConfigError as e:
         raise EvalFailed(f"the evaluation produced an inconsistent record: {e}") from None
+    if not current().main:  # data parallel: rank 0 holds the same record (every rank's items) and writes it
+        return RunResult(record=record, path=output)
     # On disk first: a tracking-server failure must not lose an hour of evaluation.
     _save_measured(record, output, req.overwrite)
     if req.log_to_mlflow and req.shard is None:  # a shard is part of a run: MLflow logs the merged record

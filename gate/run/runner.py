@@ -27,7 +27,7 @@ from gate.lmeval.evaluate import evaluate
 from gate.lmeval.probe import check_probeable, companion, companion_name
 from gate.lmeval.results import LeafResult, parse_leaf
 from gate.lmeval.tasks import LoadedTask, cap_generation, check_task_names, draws_fewshot_from, load_task
-from gate.lmeval.timing import metered, timing_method
+from gate.lmeval.timing import gathered, metered, timing_method
 from gate.record import EvalRecord, Sampling, SuiteInfo, TaskResult, Timing, Versions
 from gate.run.merge import combined_hash, group_stderr, weighted_chance
 from gate.run.models import LoadedModel
@@ -199,7 +199,7 @@ def measure_task(
             raise EvalFailed(f"task '{name}': lm-eval returned {len(leaf.items)} items, {asked} were asked for")
         parsed.append(leaf)
     result = _combine(spec, parsed, task.is_group, task.weight_by_size(spec.metric), selection.total)
-    result = replace(result, operational=task_operational([meter]))
+    result = replace(result, operational=task_operational([gathered(loaded.lm, meter)]))
     scored = post_process(spec, [s for leaf in parsed for s in leaf.samples], result, opts.judge)
     scored = replace(scored, leaf_hashes={leaf.name: leaf.task_hash for leaf in parsed})
     if spec.fewshot_split and draws_fewshot_from(chosen, spec.fewshot_split):

@@ -43,14 +43,15 @@ def _driver() -> str | None:
 
 
 def run_setup(lm: Any, device: str, *, processes: int = 1) -> RunSetup:
-    """The setup of a loaded lm-eval model on `device` ("cpu", "cuda", "cuda:N")."""
+    """The setup of a loaded lm-eval model on `device` ("cpu", "cuda", "cuda:N"), one of `processes`
+    data-parallel processes (`gate.run.spread`; each on its own GPU, or all on the CPU)."""
     import torch
 
     if device.startswith("cuda"):
         index = int(device.split(":")[1]) if ":" in device else 0
         accelerator, count = torch.cuda.get_device_name(index), 1
         tp = int(getattr(lm, "tensor_parallel_size", 1) or 1) * int(getattr(lm, "data_parallel_size", 1) or 1)
-        count = max(count, tp)
+        count = max(count, tp, processes)  # data parallel: one GPU per process
         driver, cuda = _driver(), torch.version.cuda
     else:
         accelerator, count, driver, cuda = "cpu", 0, None, None
