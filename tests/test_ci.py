@@ -80,6 +80,26 @@ def test_pick_writes_github_output(repo, tmp_path, monkeypatch):
     lines = dict(ln.split("=", 1) for ln in out.read_text().splitlines())
     assert lines["run"] == "true" and lines["pointer"] == "checkpoints/sft.yaml"
     assert Pick.from_json(lines["pick"]).baseline == "main"
+    assert (lines["shards"], lines["shard_list"]) == ("1", "[1]")  # one runner unless GATE_SHARDS says more
+
+
+@pytest.mark.parametrize(
+    ("shards", "want"),
+    [("3", ("true", "3", "[1, 2, 3]")), ("", ("true", "1", "[1]")), ("two", ("false", "1", "[1]")),
+     ("0", ("false", "1", "[1]"))],
+)  # fmt: skip
+def test_gate_shards_sizes_the_matrix_and_a_bad_count_breaks_the_gate(repo, shards, want):
+    commit(repo, {"checkpoints/sft.yaml": POINTER})
+    _register()
+    args = ["ci", "pick", "--event", "workflow_dispatch", "--pointer", "checkpoints/sft.yaml", "--repo-dir", str(repo)]
+    r = CliRunner().invoke(cli, args, env={"GATE_SHARDS": shards})
+    assert r.exit_code == 0, r.output  # pick always answers; publish reports a broken pick
+    lines = dict(ln.split("=", 1) for ln in r.stdout.splitlines())
+    assert (lines["run"], lines["shards"], lines["shard_list"]) == want
+    if want[0] == "false":
+        p = Pick.from_json(lines["pick"])
+        assert (p.state, p.exit_code) == ("failure", 2)
+        assert p.reason == f"GATE_SHARDS {shards!r}: expected a whole number of runners, 1 to 64; e.g. 2"
 
 
 RUN = Pick(True, "checkpoints/sft.yaml", "main", "changed")
