@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from gate.ci.changes import Pick, pick
 from gate.ci.summary import StageJob, StageResult, summarize
 from gate.cli import _register, cli
+from gate.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 POINTER = (ROOT / "checkpoints" / "smollm2-135m-instruct.yaml").read_text()
@@ -160,3 +161,16 @@ def test_a_stage_that_cannot_find_its_baseline_says_the_gate_broke(tmp_path):
     res = StageResult.decode(lines["result"])
     assert res.outcome == "broke" and "no baseline named 'main-fast'" in res.headline
     assert json.loads(json.dumps(lines["passing"])) == "false"
+
+
+def test_sharded_stages_find_their_shards_by_the_workflow_run_and_nothing_else():
+    from gate.ci.shards import exchange_key
+
+    env = {"GITHUB_REPOSITORY": "acme/models", "GITHUB_RUN_ID": "77", "GITHUB_RUN_ATTEMPT": "2"}
+    assert exchange_key(env, "fast").tag == "acme/models#77:fast" and exchange_key(env, "fast").attempt == 2
+    assert exchange_key({**env, "GITHUB_RUN_ATTEMPT": ""}, "full").attempt == 1
+    # Outside Actions there is no workflow run to find shards by: a usage error (exit 2), one line.
+    with pytest.raises(ConfigError) as e:
+        exchange_key({"GITHUB_RUN_ID": "77"}, "fast")
+    assert str(e.value).startswith("GITHUB_REPOSITORY: not set; sharded stages find each other's records by")
+    assert e.value.exit_code == 2
