@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from gate.ci.changes import Pick, pick
 from gate.ci.summary import StageJob, StageResult, summarize
 from gate.cli import _register, cli
+from gate.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 POINTER = (ROOT / "checkpoints" / "smollm2-135m-instruct.yaml").read_text()
@@ -80,6 +81,26 @@ def test_pick_writes_github_output(repo, tmp_path, monkeypatch):
     lines = dict(ln.split("=", 1) for ln in out.read_text().splitlines())
     assert lines["run"] == "true" and lines["pointer"] == "checkpoints/sft.yaml"
     assert Pick.from_json(lines["pick"]).baseline == "main"
+    assert (lines["shards"], lines["shard_list"]) == ("1", "[1]")  # one runner unless GATE_SHARDS says more
+
+
+@pytest.mark.parametrize(
+    ("shards", "want"),
+    [("3", ("true", "3", "[1, 2, 3]")), ("", ("true", "1", "[1]")), ("two", ("false", "1", "[1]")),
+     ("0", ("false", "1", "[1]"))],
+)  # fmt: skip
+def test_gate_shards_sizes_the_matrix_and_a_bad_count_breaks_the_gate(repo, shards, want):
+    commit(repo, {"checkpoints/sft.yaml": POINTER})
+    _register()
+    args = ["ci", "pick", "--event", "workflow_dispatch", "--pointer", "checkpoints/sft.yaml", "--repo-dir", str(repo)]
+    r = CliRunner().invoke(cli, args, env={"GATE_SHARDS": shards})
+    assert r.exit_code == 0, r.output  # pick always answers; publish reports a broken pick
+    lines = dict(ln.split("=", 1) for ln in r.stdout.splitlines())
+    assert (lines["run"], lines["shards"], lines["shard_list"]) == want
+    if want[0] == "false":
+        p = Pick.from_json(lines["pick"])
+        assert (p.state, p.exit_code) == ("failure", 2)
+        assert p.reason == f"GATE_SHARDS {shards!r}: expected a whole number of runners, 1 to 64; e.g. 2"
 
 
 RUN = Pick(True, "checkpoints/sft.yaml", "main", "changed")
@@ -140,3 +161,16 @@ def test_a_stage_that_cannot_find_its_baseline_says_the_gate_broke(tmp_path):
     res = StageResult.decode(lines["result"])
     assert res.outcome == "broke" and "no baseline named 'main-fast'" in res.headline
     assert json.loads(json.dumps(lines["passing"])) == "false"
+
+
+def test_sharded_stages_find_their_shards_by_the_workflow_run_and_nothing_else():
+    from gate.ci.shards import exchange_key
+
+    env = {"GITHUB_REPOSITORY": "acme/models", "GITHUB_RUN_ID": "77", "GITHUB_RUN_ATTEMPT": "2"}
+    assert exchange_key(env, "fast").tag == "acme/models#77:fast" and exchange_key(env, "fast").attempt == 2
+    assert exchange_key({**env, "GITHUB_RUN_ATTEMPT": ""}, "full").attempt == 1
+    # Outside Actions there is no workflow run to find shards by: a usage error (exit 2), one line.
+    with pytest.raises(ConfigError) as e:
+        exchange_key({"GITHUB_RUN_ID": "77"}, "fast")
+    assert str(e.value).startswith("GITHUB_REPOSITORY: not set; sharded stages find each other's records by")
+    assert e.value.exit_code == 2

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,7 @@ import pytest
 import requests
 import torch
 
+from gate.store.keys import task_scores
 from gate.store.tracking import Store
 from tests.github_server import GitHubServer
 from tests.test_mlflow_server import STARTUP_TIMEOUT_S, Server, _free_port
@@ -79,6 +81,7 @@ class World:
     base_env: dict[str, str]
     promoted: str = ""  # the fast baseline the merge froze (the tests run in file order, one PR after another)
     comment_id: int = 0
+    blocked: tuple[str, str] = ("", "")  # the damaged weights' check title and comment, on one runner
 
     def commit(self, files: dict[str, str], message: str) -> str:
         for name, text in files.items():
@@ -87,7 +90,7 @@ class World:
         _git(self.repo, "commit", "-qm", message)
         return _git(self.repo, "rev-parse", "HEAD")
 
-    def act(self, event_name: str, event: dict) -> subprocess.CompletedProcess[str]:
+    def act(self, event_name: str, event: dict, **more_vars: str) -> subprocess.CompletedProcess[str]:
         path = self.tmp / "event.json"
         path.write_text(json.dumps({**event, "repository": {"full_name": REPO, "name": "models"}}))
         variables = {
@@ -100,7 +103,7 @@ class World:
             "GATE_CACHE_ROOT": str(self.tmp / "runner-cache"),
             "GATE_DATA_DIR": os.environ["GATE_DATA_DIR"],
             "MLFLOW_TRACKING_URI": self.mlflow.uri,  # a public variable: safe to show in the PR
-        }
+        } | more_vars
         cmd = [
             shutil.which("act") or str(Path(sys.executable).parent / "act"), event_name, "-e", str(path),
             "-W", ".github/workflows/model-gate.yml",
@@ -154,7 +157,7 @@ def _start_mlflow(tmp: Path) -> Server:
         try:
             if requests.get(f"{server.uri}/health", timeout=2).status_code == 200:
                 return server
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to answer on a loaded machine
             pass
         if time.monotonic() > deadline:
             server.stop()
@@ -278,6 +281,7 @@ def test_damaged_weights_block_against_the_promoted_baseline_naming_the_task(wor
     assert "not run: the fast stage blocked" in comment["body"]
     assert f"main-fast (`{world.promoted}`)" in comment["body"]  # the diff was against the promoted baseline
     world.comment_id = comment["id"]
+    world.blocked = (check["output"]["title"], comment["body"])
 
 
 def test_a_second_push_that_cannot_load_edits_the_same_comment_and_says_the_gate_broke(world):
@@ -306,3 +310,35 @@ def test_a_pr_that_changes_no_pointer_passes_at_once_without_the_gpu(world):
     assert "fast stage (GPU)" not in r.stdout  # no GPU job ran
     assert world.gh.comments_on(3) == []
     assert time.monotonic() - started < 120
+
+
+def _table(body: str) -> list[str]:
+    """The comment's table rows, each MLflow run id as RUN (the candidate's run is a new one each time)."""
+    return [re.sub(r"\b[0-9a-f]{32}\b", "RUN", ln) for ln in body.splitlines() if ln.startswith("|")]
+
+
+def test_the_same_weights_over_a_two_runner_shard_matrix_get_the_one_runner_verdict(world):
+    # GATE_SHARDS=2: two shard jobs hand their records over through MLflow, the fast job merges them and
+    # decides. The damaged weights block in the fast stage, so the full stage never runs (one stage's cost).
+    title, body = world.blocked
+    assert title, "runs after the damaged weights' scenario, whose verdict it must match"
+    main = _git(world.repo, "rev-parse", "main")
+    _git(world.repo, "checkout", "-q", "-b", "pr-4", "main")
+    head = world.commit({"checkpoints/candidate.yaml": _pointer(world.models["damaged"])}, "candidate: damaged")
+    r = world.act("pull_request", world.pr(4, head, main), GATE_SHARDS="2")
+    assert r.returncode != 0, _log(r)  # blocked
+    assert "fast stage shard 1 (GPU)" in r.stdout and "fast stage shard 2 (GPU)" in r.stdout, _log(r)
+    check = world.check(head)
+    assert (check["conclusion"], check["output"]["title"]) == ("failure", title)
+    (comment,) = world.gh.comments_on(4)
+    assert comment["body"].splitlines()[1] == body.splitlines()[1]  # the heading: state and cause
+    assert _table(comment["body"]) == _table(body)  # the same rows: decisions, scores, intervals
+    assert f"{FAST_N} items, " in comment["body"] and "not run: the fast stage blocked" in comment["body"]
+    # MLflow: the two shard runs in their own experiment, and one merged run as the checkpoint's fast record,
+    # with the one-runner run's scores and item counts.
+    store = Store(world.mlflow.uri)
+    exp = store.client.get_experiment_by_name("checkpoint-gate-shards")
+    shards = store.client.search_runs([exp.experiment_id], "")
+    assert sorted(s.data.tags["gate.shard.index"] for s in shards) == ["1", "2"]
+    sharded, single = [h for h in store.history(suite="act-fast") if h.model_id == str(world.models["damaged"])][:2]
+    assert task_scores(sharded.metrics) == task_scores(single.metrics) != []

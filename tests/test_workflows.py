@@ -60,10 +60,31 @@ def test_triggers_have_no_path_filter_and_no_pull_request_target(wf):
 
 def test_self_hosted_jobs_never_run_for_forks(wf):
     gpu_jobs = [name for name, job in wf["jobs"].items() if "self-hosted" in job["runs-on"]]
-    assert gpu_jobs == ["fast", "full", "promote"]
-    for name in ("fast", "full"):
+    assert gpu_jobs == ["fast-shards", "fast", "full-shards", "full", "promote"]
+    for name in ("fast-shards", "fast", "full-shards", "full"):
         assert FORK_GUARD in wf["jobs"][name]["if"], name
     assert "github.event_name == 'push'" in wf["jobs"]["promote"]["if"]  # never a pull request
+
+
+def test_a_shard_matrix_is_optional_and_its_stage_job_merges_and_decides(wf):
+    jobs = wf["jobs"]
+    assert "GATE_SHARDS: ${{ vars.GATE_SHARDS || '1' }}" in WORKFLOW.read_text()  # one runner by default
+    for stage, after in (("fast", "changes"), ("full", "fast")):
+        shards = jobs[f"{stage}-shards"]
+        assert "needs.changes.outputs.shards != '1'" in shards["if"], stage  # skipped with one runner
+        assert after in shards["needs"] and shards["strategy"]["matrix"]["shard"] == (
+            "${{ fromJSON(needs.changes.outputs.shard_list) }}"
+        )
+        (run,) = [s["run"] for s in shards["steps"] if "gate ci stage" in s.get("run", "")]
+        assert f'gate ci stage {stage} --shard "$SHARD"' in run
+        # The stage's own job waits for its shards, runs when they are skipped (one runner) or failed (it says
+        # which shard is missing), merges them and gives the stage's result to promote and publish as before.
+        job = jobs[stage]
+        assert f"{stage}-shards" in job["needs"] and job["if"].startswith("!cancelled() && ")
+        (step,) = [s for s in job["steps"] if s.get("id") == "stage"]
+        assert '--shards "$SHARDS"' in step["run"] and "--shard " not in step["run"]
+        assert job["env"]["SHARDS"] == "${{ needs.changes.outputs.shards }}"
+        assert set(job["outputs"]) == {"passing", "run_id", "result"} and "outputs" not in shards
 
 
 def test_least_privilege(wf):

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from gate.ci.shards import parse_count
 from gate.config.checkpoint import load_checkpoint
 from gate.errors import ConfigError, GateError, InfraError
 
@@ -28,9 +29,12 @@ class Pick:
     reason: str
     state: str = "success"  # success | failure (a broken pick: bad pointer, two pointers)
     exit_code: int = 0
+    shards: int = 1  # runners each stage is spread over (GATE_SHARDS); 1: one runner, no matrix
 
     def github_output(self) -> str:
         fields = {"run": str(self.run).lower(), "pointer": self.pointer, "baseline": self.baseline}
+        # The shard matrix: its size, and its indices as the JSON list `strategy.matrix` reads.
+        fields |= {"shards": str(self.shards), "shard_list": json.dumps(list(range(1, self.shards + 1)))}
         fields |= {"reason": self.reason.replace("\n", " "), "pick": json.dumps(asdict(self))}
         return "".join(f"{k}={v}\n" for k, v in fields.items())
 
@@ -63,6 +67,15 @@ def _checked(pointer: str, repo: Path, why: str) -> Pick:
     except GateError as e:
         return _broke(f"{pointer}: {str(e).splitlines()[0]}", e.exit_code, pointer)
     return Pick(True, pointer, ck.baseline, why)
+
+
+def with_shards(p: Pick, shards: str) -> Pick:
+    """The pick with each stage spread over `shards` runners; a bad count breaks the gate (nothing runs)."""
+    try:
+        n = parse_count(shards)
+    except ConfigError as e:
+        return _broke(str(e), e.exit_code, p.pointer) if p.run else p
+    return replace(p, shards=n)
 
 
 def pick(event: str, base: str | None, head: str | None, pointer_input: str | None, repo: Path) -> Pick:

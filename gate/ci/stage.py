@@ -5,10 +5,14 @@ The stage's baseline is `<pointer baseline>-<stage>` (`main-fast`, `main-full`):
 frozen record. The baseline is loaded before the model, so an unknown baseline or an unreachable MLflow
 fails in seconds, not after an hour. Any `GateError` becomes the outcome "broke" with its exit code and
 first line; the record written before the failure stays on disk and in MLflow.
+
+A stage spread over a matrix of runners (`shards` above 1) evaluates nothing here: its record is the
+merge of its shard jobs' records (`gate.ci.shards`), and from there it decides exactly as one runner does.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,6 +34,7 @@ class StageRequest:
     data_dir: Path | None = None
     baseline: str | None = None  # overrides the pointer's
     public_tracking_uri: str | None = None  # what the report may show; never the (possibly secret) real one
+    shards: int = 1  # runners the stage was spread over (GATE_SHARDS); above 1 it merges their shard records
 
 
 def baseline_name(stage: str, pointer_baseline: str) -> str:
@@ -69,21 +74,25 @@ def run_stage(req: StageRequest, progress=None) -> StageResult:
         base = Store().load_baseline(name)
         ref = replace(base.ref, tracking_uri=safe_uri(req.public_tracking_uri) if req.public_tracking_uri else "")
         req.out_dir.mkdir(parents=True, exist_ok=True)
-        run = evaluate_checkpoint(
-            RunRequest(
-                spec=ck.spec,
-                suite=suite,
-                output=req.out_dir / f"{req.stage}.json",
-                data_dir=req.data_dir,
-                sample=req.sample,
-                seed=req.seed,
-                overwrite=True,
-                pointer=str(req.pointer),
-                answer_cache=cache_dir() / "answers",  # a retried or preempted job pays only for what is new
-            ),
-            progress=progress,
-        )
-        record = run.record
+        if req.shards > 1:
+            from gate.ci.shards import merged_record
+
+            record = merged_record(req, suite.hash, os.environ)
+        else:
+            record = evaluate_checkpoint(
+                RunRequest(
+                    spec=ck.spec,
+                    suite=suite,
+                    output=req.out_dir / f"{req.stage}.json",
+                    data_dir=req.data_dir,
+                    sample=req.sample,
+                    seed=req.seed,
+                    overwrite=True,
+                    pointer=str(req.pointer),
+                    answer_cache=cache_dir() / "answers",  # a retried or preempted job pays only for what is new
+                ),
+                progress=progress,
+            ).record
         run_id = record.mlflow_run_id
         verdict = check(record, thresholds) if req.floors else None
         cmp = compare(record, base.record, thresholds, ref)

@@ -38,16 +38,25 @@ def ci() -> None:
 @click.option("--head", help="The commit to diff to (PR head, push sha, merge group head).")
 @click.option("--pointer", "pointer_input", help="A dispatch's pointer: checkpoints/NAME.yaml.")
 @click.option("--repo-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True)
-def pick_cmd(event: str, base: str | None, head: str | None, pointer_input: str | None, repo_dir: Path) -> None:
-    """Say which checkpoint pointer this run gates (run, pointer, baseline, reason, pick).
+@click.option(
+    "--shards",
+    envvar="GATE_SHARDS",
+    default="1",
+    show_default=True,
+    help="Runners each stage is spread over (1 to 64) [env GATE_SHARDS]; 1 runs each stage on one runner.",
+)
+def pick_cmd(
+    event: str, base: str | None, head: str | None, pointer_input: str | None, repo_dir: Path, shards: str
+) -> None:
+    """Say which checkpoint pointer this run gates (run, pointer, baseline, reason, pick, shards, shard_list).
 
     Exits 0 whatever it finds: a bad or doubled pointer is reported by `gate ci publish` as "gate broke".
 
     Example: gate ci pick --event pull_request --base "$BASE_SHA" --head "$HEAD_SHA"
     """
-    from gate.ci.changes import pick
+    from gate.ci.changes import pick, with_shards
 
-    p = pick(event, base, head, pointer_input, repo_dir)
+    p = with_shards(pick(event, base, head, pointer_input, repo_dir), shards)
     click.echo(f"gate: {'gating ' + p.pointer if p.run else 'not gating'}: {p.reason}", err=True)
     _emit(p.github_output())
 
@@ -63,23 +72,45 @@ def pick_cmd(event: str, base: str | None, head: str | None, pointer_input: str 
 @click.option("--baseline", help="Baseline name prefix [default: the pointer's `baseline`]; the stage adds -STAGE.")
 @click.option("--public-tracking-uri", envvar="GATE_PUBLIC_TRACKING_URI", help="The MLflow URI the report may show.")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True)
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="A shard job of a matrix: evaluate shard I of N and hand its record to the merge job through MLflow.",
+)
+@click.option(
+    "--shards",
+    default="1",
+    show_default=True,
+    help="The stage's shard count: above 1, merge the N shard jobs' records (from MLflow) instead of evaluating.",
+)
 @data_dir_option
 def stage_cmd(
-    stage, pointer, suite, thresholds, floors, sample, seed, baseline, public_tracking_uri, out_dir, data_dir
-):
+    stage, pointer, suite, thresholds, floors, sample, seed, baseline, public_tracking_uri, out_dir, shard, shards,
+    data_dir,
+):  # fmt: skip
     """Run one stage: evaluate, check floors (--floors), diff against baseline `<baseline>-STAGE`.
 
     Prints the outcome, state, run_id and result (for the publish job) as output lines; exits with
-    the outcome's code: 0 passed or inconclusive, 1 blocked, 2 or 3 when the gate broke.
+    the outcome's code: 0 passed or inconclusive, 1 blocked, 2 or 3 when the gate broke. With
+    --shard I/N it only evaluates its shard and logs it for the merge job (exit 0, or 2/3 when it broke).
 
     Example: gate ci stage fast --pointer checkpoints/sft-v3.yaml --suite suites/fast.yaml \\
              --thresholds thresholds/default.yaml --floors
     """
+    from gate.ci.shards import parse_count
     from gate.ci.stage import StageRequest, run_stage
 
     n = int(sample) if str(sample).strip() not in ("", "0") else None
     req = StageRequest(stage, pointer, suite, thresholds, out_dir, floors, n, seed, data_dir, baseline,
-                       public_tracking_uri)  # fmt: skip
+                       public_tracking_uri, parse_count(shards, "--shards"))  # fmt: skip
+    if shard is not None:
+        from gate.ci.shards import run_stage_shard
+
+        done = run_stage_shard(req, shard, os.environ, progress=console.progress)
+        click.echo(f"gate: {stage} shard {done.shard}: {done.items} items in {done.path}, "
+                   f"handed over as MLflow run {done.run_id}", err=True)  # fmt: skip
+        _emit(f"run_id={done.run_id}\n")
+        return
     result = run_stage(req, progress=console.progress)
     click.echo(f"gate: {stage} stage {result.outcome}: {result.headline}", err=True)
     _emit(result.github_output())
