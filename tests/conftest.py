@@ -15,6 +15,11 @@ os.environ.setdefault("GATE_DATA_DIR", str(SHARED / "data"))
 os.environ.setdefault("NLTK_DATA", str(SHARED / "nltk_data"))
 os.environ.setdefault("GATE_CACHE_DIR", str(REPO / ".cache" / "checkpoint-gate"))
 os.environ.setdefault("HF_HOME", str(REPO / ".cache" / "huggingface"))
+# Under pytest-xdist (scripts/test.sh runs two workers) each worker keeps its own caches: two processes
+# never write one SQLite answer cache, task index or converted model at the same moment.
+if _worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("GATE_CACHE_DIR", "HF_HOME"):
+        os.environ[_var] = f"{os.environ[_var]}-{_worker}"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -34,6 +34,7 @@ from gate.store.keys import task_scores
 from gate.store.tracking import Store
 from tests.github_server import GitHubServer
 from tests.test_mlflow_server import STARTUP_TIMEOUT_S, Server, _free_port
+from tests.variants import variant
 
 pytestmark = [pytest.mark.slow, pytest.mark.act]
 
@@ -57,18 +58,6 @@ def _pointer(model: Path | str) -> str:
         "# yaml-language-server: $schema=../gate/schemas/checkpoint.schema.json\n"
         f"name: candidate\nmodel: {model}\ndtype: float32\nbatch_size: 8\nbaseline: main\n"
     )
-
-
-def _save_variant(src: Path, out: Path, dtype: torch.dtype, damage: bool) -> Path:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model = AutoModelForCausalLM.from_pretrained(src, dtype=dtype)
-    if damage:
-        with torch.no_grad():
-            model.model.norm.weight.mul_(-1)
-    model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(src).save_pretrained(out)
-    return out
 
 
 @dataclass
@@ -203,8 +192,8 @@ def world(tmp_path_factory, smol_dir, smol_lm, data_dir):
 
     models = {
         "base": smol_dir,
-        "bf16": _save_variant(smol_dir, tmp / "bf16", torch.bfloat16, damage=False),
-        "damaged": _save_variant(smol_dir, tmp / "damaged", torch.float32, damage=True),
+        "bf16": variant(smol_dir, tmp / "bf16", dtype=torch.bfloat16),
+        "damaged": variant(smol_dir, tmp / "damaged", flip_norm=True),
         "missing": tmp / "no-such-checkpoint",
     }
     mlflow = _start_mlflow(tmp)
