@@ -12,4 +12,7 @@ for d in "$GATE_DATA_DIR" "$NLTK_DATA"; do
 done
 ruff check .
 ruff format --check .
-exec python -m pytest "$@"
+# Two workers, one test file per worker at a time (module fixtures and the act scenarios' order hold);
+# one torch thread each, so the two never fight over the cores. GATE_TEST_WORKERS=0 runs in one process.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+exec python -m pytest -n "${GATE_TEST_WORKERS:-2}" --dist loadfile "$@"
