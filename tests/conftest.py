@@ -25,8 +25,27 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+# The files that take minutes run first: under pytest-xdist (a file per worker) a long file that starts
+# last leaves the other worker idle. The rest keep their order.
+SLOW_FIRST = (
+    "test_workflow_act.py",
+    "test_policy_e2e.py",
+    "test_contamination_probe.py",
+    "test_early_diff_run.py",
+    "test_data_parallel.py",
+    "test_correlate_e2e.py",
+    "test_answer_cache.py",
+    "test_shards.py",
+    "test_resume.py",
+    "test_safety_suite.py",
+)
+
+
 def pytest_collection_modifyitems(config, items):
     import torch
+
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
     if torch.cuda.is_available():
         return

@@ -11,6 +11,7 @@ import pytest
 
 from gate.config import load_suite, load_thresholds
 from gate.errors import ConfigError
+from tests.variants import fine_tune
 
 SUBJECT = "mmlu_high_school_geography"  # 168 test items, options written in the prompt as A..D
 N_ITEMS = 8
@@ -100,25 +101,12 @@ def _always_d(smol_dir: Path, prompts: list[str], steps: int = 3):
     model.requires_grad_(False)
     for w in [*model.model.layers[-4:].parameters(), *model.model.norm.parameters()]:
         w.requires_grad_(True)
-    opt = torch.optim.AdamW([w for w in model.parameters() if w.requires_grad], lr=3e-4)
     answer = tok(" D", add_special_tokens=False)["input_ids"]
     examples = []
     for p in prompts:
         ids = tok(p, add_special_tokens=False)["input_ids"]
         examples.append((ids + answer, [-100] * len(ids) + answer))
-    model.train()
-    for step in range(steps):
-        batch = [examples[(step * 4 + k) % len(examples)] for k in range(4)]
-        width = max(len(i) for i, _ in batch)
-        ids = torch.tensor([i + [tok.pad_token_id] * (width - len(i)) for i, _ in batch])
-        labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch])
-        mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i, _ in batch])
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-    model.eval()
+    model = fine_tune(model, tok.pad_token_id, examples, steps, lr=3e-4)
     return lm_class("hf")(pretrained=model, tokenizer=tok, batch_size=8, device="cpu")
 
 

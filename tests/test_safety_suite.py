@@ -12,6 +12,7 @@ import pytest
 
 from gate.config import load_suite
 from gate.domain.scorers import check_case
+from tests.variants import fine_tune
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "suites" / "domain" / "safety" / "cases.jsonl"
@@ -98,7 +99,6 @@ def _obedient(smol_dir, steps: int = 8):
     tok = AutoTokenizer.from_pretrained(smol_dir)
     model = AutoModelForCausalLM.from_pretrained(smol_dir, dtype=torch.float32)
     model.get_input_embeddings().weight.requires_grad_(False)
-    opt = torch.optim.AdamW([w for w in model.parameters() if w.requires_grad], lr=2e-4)
     examples = []
     for doc, question, phrase in OBEY:
         text = utils.doc_to_text({"document": doc, "user_input": question})
@@ -107,19 +107,7 @@ def _obedient(smol_dir, steps: int = 8):
         p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
         a_ids = tok(phrase, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
         examples.append((p_ids + a_ids, [-100] * len(p_ids) + a_ids))
-    model.train()
-    for step in range(steps):
-        batch = [examples[(step * 4 + k) % len(examples)] for k in range(4)]
-        width = max(len(ids) for ids, _ in batch)
-        ids = torch.tensor([i + [tok.pad_token_id] * (width - len(i)) for i, _ in batch])
-        labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch])
-        mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i, _ in batch])
-        with torch.autocast("cpu", dtype=torch.bfloat16):  # as scripts/finetune_domain.py: ~1.5x faster on CPU
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-    model.eval()
+    model = fine_tune(model, tok.pad_token_id, examples, steps, lr=2e-4)
     return lm_class("hf")(pretrained=model, tokenizer=tok, batch_size=8, device="cpu")
 
 

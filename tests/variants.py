@@ -35,3 +35,23 @@ def variant(
     model.save_pretrained(out)
     AutoTokenizer.from_pretrained(src).save_pretrained(out)
     return out
+
+
+def fine_tune(model, pad_id: int, examples: list[tuple[list[int], list[int]]], steps: int, lr: float):
+    """A few CPU steps of AdamW on (input ids, labels) pairs, four a batch, in bf16 autocast (as
+    scripts/finetune_domain.py: ~1.5x faster on CPU); only the parameters that require grad learn.
+    Returns the model in eval mode."""
+    opt = torch.optim.AdamW([w for w in model.parameters() if w.requires_grad], lr=lr)
+    model.train()
+    for step in range(steps):
+        batch = [examples[(step * 4 + k) % len(examples)] for k in range(4)]
+        width = max(len(i) for i, _ in batch)
+        ids = torch.tensor([i + [pad_id] * (width - len(i)) for i, _ in batch])
+        labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch])
+        mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i, _ in batch])
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return model.eval()
